@@ -1,0 +1,2 @@
+// Audio2Expression module: see docs/ARCHITECTURE.md.
+@_exported import Torch

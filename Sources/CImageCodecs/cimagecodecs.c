@@ -1,0 +1,2 @@
+#include "cimagecodecs.h"
+int cic_version(void) { return 1; }

@@ -1,0 +1,2 @@
+// Diffusion module: see docs/ARCHITECTURE.md.
+@_exported import Torch

@@ -1,0 +1,2 @@
+// FaceModel module: see docs/ARCHITECTURE.md.
+@_exported import Torch

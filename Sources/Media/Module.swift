@@ -1,0 +1,2 @@
+// Media module: see docs/ARCHITECTURE.md.
+@_exported import Torch

@@ -1,0 +1,2 @@
+// Pipelines module: see docs/ARCHITECTURE.md.
+@_exported import Torch

@@ -1,0 +1,2 @@
+// TGDMModel module: see docs/ARCHITECTURE.md.
+@_exported import Torch

@@ -1,0 +1,2 @@
+// TextEncoder module: see docs/ARCHITECTURE.md.
+@_exported import Torch

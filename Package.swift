@@ -56,5 +56,6 @@ let package = Package(
         .testTarget(name: "Audio2ExpressionTests", dependencies: ["Audio2Expression"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines"]),
     ],
+    swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17
 )

@@ -98,6 +98,8 @@ final class GradientCheckTests: XCTestCase {
                  { try F.convTranspose2d($0[0], $0[1], $0[2], stride: 2, padding: 1) }),
             Case("conv_transpose2d_groups", [n([1, 4, 3, 3]), n([4, 1, 3, 3])],
                  { try F.convTranspose2d($0[0], $0[1], stride: (2, 2), padding: (1, 1), outputPadding: (1, 1), groups: 2) }),
+            Case("conv_transpose2d_rect", [n([1, 2, 3, 2]), n([2, 2, 3, 2]), n([2])],
+                 { try F.convTranspose2d($0[0], $0[1], $0[2], stride: (2, 1), padding: (1, 0), outputPadding: (1, 0), dilation: (1, 2)) }),
         ]
 
         // Pooling and resampling

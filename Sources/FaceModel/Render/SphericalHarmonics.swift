@@ -45,7 +45,7 @@ public enum SphericalHarmonics {
 
     /// γ for a soft light from the front and above (plus the built-in ambient), a pleasant default for
     /// previews: returns a 27-vector.
-    public static func frontalLight(strength: Double = 0.35, fromAbove: Double = 0.15) -> [Float] {
+    public static func frontalLight(strength: Double = 0.12, fromAbove: Double = 0.06) -> [Float] {
         var g = [Float](repeating: 0, count: 27)
         for ch in 0..<3 {
             g[ch * 9 + 2] = Float(strength)       // H2 ∝ z: brighter where the surface faces the camera

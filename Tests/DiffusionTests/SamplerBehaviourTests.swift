@@ -6,7 +6,7 @@ final class SamplerBehaviourTests: XCTestCase {
     var schedule: NoiseSchedule!
 
     override func setUpWithError() throws {
-        Torch.configureThreads()
+        useOneThread()
         schedule = try NoiseSchedule()
     }
 

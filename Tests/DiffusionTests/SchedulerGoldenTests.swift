@@ -8,7 +8,7 @@ final class SchedulerGoldenTests: XCTestCase {
     var schedule: NoiseSchedule!
 
     override class func setUp() {
-        Torch.configureThreads()
+        useOneThread()
         guard let url = Bundle.module.url(forResource: "diffusion_ref", withExtension: "safetensors", subdirectory: "Fixtures"),
               let f = try? Safetensors.load(url) else { return }
         fixture = f.tensors

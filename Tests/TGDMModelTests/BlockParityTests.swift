@@ -5,7 +5,7 @@ import XCTest
 /// outputs, attention maps and input gradients.
 final class BlockParityTests: XCTestCase {
     override func setUp() {
-        Torch.configureThreads()
+        useOneThread()
         XCTAssertFalse(Fixture.blocks.isEmpty, "fixture tgdm_blocks.safetensors is missing")
     }
 

@@ -2,7 +2,7 @@ import XCTest
 @testable import TGDMModel
 
 final class UNetTests: XCTestCase {
-    override func setUp() { Torch.configureThreads() }
+    override func setUp() { useOneThread() }
 
     struct Batch { let noisy, source, render, rho, t: Tensor }
 
@@ -97,7 +97,7 @@ final class UNetTests: XCTestCase {
             XCTAssertEqual(out.attention.count, 7)
             let mid = try XCTUnwrap(out.attention["middle.fusion"])
             XCTAssertEqual(mid.shape, [2, 64, 64]) // 8×8 noise positions over 8×8 source positions
-            XCTAssertEqual(try XCTUnwrap(out.attention["down.0.fusions.0"]).shape, [2, 256, 256]) // wait: level of factor 4 is 16×16
+            XCTAssertEqual(try XCTUnwrap(out.attention["down.2.fusions.0"]).shape, [2, 256, 256]) // factor 4: 16×16 positions
             let rowSums = try mid.sum(dim: -1)
             XCTAssertLessThan(try (rowSums - 1.0).abs().max().item(), 1e-5)
 

@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -69,8 +70,17 @@ static int from_scalar_type(at::ScalarType s) {
   }
 }
 
+// Checks a CUDA request up front: without this, a CPU-only libtorch answers with a long dispatcher
+// message ("Could not run 'aten::empty.memory_format' with arguments from the 'CUDA' backend ...").
 static at::Device to_device(int device) {
   if (device < 0) return at::Device(at::kCPU);
+  if (!at::hasCUDA())
+    throw std::invalid_argument("device cuda:" + std::to_string(device) +
+                                " requested, but this libtorch was built without CUDA support (use the cpu device)");
+  const int count = static_cast<int>(at::getNumGPUs());
+  if (device >= count)
+    throw std::invalid_argument("device cuda:" + std::to_string(device) + " requested, but only " +
+                                std::to_string(count) + " CUDA device(s) are visible");
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device));
 }
 
@@ -113,7 +123,7 @@ void tg_manual_seed(uint64_t seed) {
   try { at::manual_seed(seed); } catch (...) {}
 }
 int tg_cuda_device_count(void) {
-  try { return at::hasCUDA() ? 1 : 0; } catch (...) { return 0; }
+  try { return static_cast<int>(at::getNumGPUs()); } catch (...) { return 0; }
 }
 int tg_set_grad_enabled(int enabled) {
   bool prev = c10::GradMode::is_enabled();
@@ -151,8 +161,19 @@ int tg_copy_to(tg_tensor t, void *out, size_t nbytes) {
 }
 double tg_item(tg_tensor t) {
   TG_TRY(0.0, {
-    if (t->t.numel() != 1) throw std::invalid_argument("item() needs a tensor with one element");
+    if (t->t.numel() != 1)
+      throw std::invalid_argument("item() needs a tensor with exactly one element, this one has shape " +
+                                  c10::str(t->t.sizes()));
     return t->t.item<double>();
+  })
+}
+int tg_item_checked(tg_tensor t, double *out) {
+  TG_TRY(-1, {
+    if (t->t.numel() != 1)
+      throw std::invalid_argument("item() needs a tensor with exactly one element, this one has shape " +
+                                  c10::str(t->t.sizes()));
+    *out = t->t.item<double>();
+    return 0;
   })
 }
 int tg_is_contiguous(tg_tensor t) { TG_TRY(-1, { return t->t.is_contiguous() ? 1 : 0; }) }
@@ -160,11 +181,17 @@ int tg_is_contiguous(tg_tensor t) { TG_TRY(-1, { return t->t.is_contiguous() ? 1
 // ---- creation ----
 tg_tensor tg_from_data(const void *data, const int64_t *shape, int ndim, int dtype) {
   TG_TRY(nullptr, {
-    auto o = at::TensorOptions().dtype(to_scalar_type(dtype));
+    // Bools arrive as bytes; any byte other than 0 or 1 would be an invalid bool to ATen, so they are
+    // copied as uint8 and compared with zero.
+    const bool is_bool = dtype == TG_BOOL;
+    auto o = at::TensorOptions().dtype(is_bool ? at::kByte : to_scalar_type(dtype));
     at::Tensor t = at::empty(dims_of(shape, ndim), o);
     size_t n = static_cast<size_t>(t.numel()) * t.element_size();
-    if (n > 0) std::memcpy(t.data_ptr(), data, n);
-    return wrap(t);
+    if (n > 0) {
+      if (data == nullptr) throw std::invalid_argument("from_data: NULL data for a non-empty tensor");
+      std::memcpy(t.data_ptr(), data, n);
+    }
+    return wrap(is_bool ? t.ne(0) : t);
   })
 }
 tg_tensor tg_zeros(const int64_t *s, int n, int dtype, int device) { TG_RET(at::zeros(dims_of(s, n), opts(dtype, device))); }
@@ -214,6 +241,8 @@ tg_tensor tg_to_device(tg_tensor t, int device) { TG_RET(t->t.to(to_device(devic
 tg_tensor tg_contiguous(tg_tensor t) { TG_RET(t->t.contiguous()); }
 tg_tensor tg_clone(tg_tensor t) { TG_RET(t->t.clone()); }
 tg_tensor tg_detach(tg_tensor t) { TG_RET(t->t.detach()); }
+tg_tensor tg_zeros_like(tg_tensor t) { TG_RET(at::zeros_like(t->t)); }
+int tg_replace(tg_tensor dst, tg_tensor src) { TG_OK(dst->t = src->t); }
 
 // ---- unary ----
 static at::Tensor unary_impl(int op, const at::Tensor &x) {
@@ -324,6 +353,12 @@ tg_tensor tg_conv_transpose2d(tg_tensor x, tg_tensor w, tg_tensor b, int64_t s, 
                               int64_t groups) {
   TG_RET(at::conv_transpose2d(x->t, w->t, opt(b), {s, s}, {p, p}, {op, op}, groups));
 }
+tg_tensor tg_conv_transpose2d_ex(tg_tensor x, tg_tensor w, tg_tensor b, int64_t sh, int64_t sw, int64_t ph,
+                                 int64_t pw, int64_t oph, int64_t opw, int64_t groups, int64_t dh, int64_t dw) {
+  TG_RET(at::conv_transpose2d(x->t, w->t, opt(b), {sh, sw}, {ph, pw}, {oph, opw}, groups, {dh, dw}));
+}
+tg_tensor tg_avg_pool1d(tg_tensor x, int64_t k, int64_t s, int64_t p) { TG_RET(at::avg_pool1d(x->t, {k}, {s}, {p})); }
+tg_tensor tg_max_pool1d(tg_tensor x, int64_t k, int64_t s, int64_t p) { TG_RET(at::max_pool1d(x->t, {k}, {s}, {p})); }
 tg_tensor tg_avg_pool2d(tg_tensor x, int64_t k, int64_t s, int64_t p) { TG_RET(at::avg_pool2d(x->t, {k, k}, {s, s}, {p, p})); }
 tg_tensor tg_max_pool2d(tg_tensor x, int64_t k, int64_t s, int64_t p) { TG_RET(at::max_pool2d(x->t, {k, k}, {s, s}, {p, p})); }
 tg_tensor tg_adaptive_avg_pool2d(tg_tensor x, int64_t oh, int64_t ow) { TG_RET(at::adaptive_avg_pool2d(x->t, {oh, ow})); }
@@ -340,10 +375,13 @@ tg_tensor tg_pad(tg_tensor x, const int64_t *pads, int n, int mode, double value
   TG_TRY(nullptr, {
     auto p = dims_of(pads, n);
     if (mode == 0) return wrap(at::constant_pad_nd(x->t, p, value));
-    if (n != 4 || x->t.dim() != 4) throw std::invalid_argument("reflect/replicate pad needs NCHW and 4 pads");
-    if (mode == 1) return wrap(at::reflection_pad2d(x->t, p));
-    if (mode == 2) return wrap(at::replication_pad2d(x->t, p));
-    throw std::invalid_argument("unknown pad mode");
+    if (mode != 1 && mode != 2) throw std::invalid_argument("unknown pad mode " + std::to_string(mode));
+    if (n == 2 && x->t.dim() == 3)
+      return wrap(mode == 1 ? at::reflection_pad1d(x->t, p) : at::replication_pad1d(x->t, p));
+    if (n == 4 && x->t.dim() == 4)
+      return wrap(mode == 1 ? at::reflection_pad2d(x->t, p) : at::replication_pad2d(x->t, p));
+    throw std::invalid_argument("reflect/replicate padding needs 2 pads on N×C×L or 4 pads on N×C×H×W, got " +
+                                std::to_string(n) + " pads on shape " + c10::str(x->t.sizes()));
   })
 }
 
@@ -363,8 +401,10 @@ tg_tensor tg_attention(tg_tensor q, tg_tensor k, tg_tensor v, tg_tensor mask, do
     at::Tensor s = at::matmul(q->t, k->t.transpose(-2, -1)) * scale;
     if (mask != nullptr) s = s + mask->t;
     at::Tensor a = at::softmax(s, -1);
+    at::Tensor o = at::matmul(a, v->t);
+    // Only hand out handles once nothing can throw, so a failure never leaks the weights handle.
     if (attn_out != nullptr) *attn_out = wrap(a);
-    return wrap(at::matmul(a, v->t));
+    return wrap(o);
   })
 }
 

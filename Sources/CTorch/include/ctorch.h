@@ -1,8 +1,14 @@
 // ctorch.h — a plain-C interface over ATen and autograd (Debian libtorch 1.13.1).
 //
 // Every function catches C++ exceptions. On failure a function returning a tensor returns NULL and a
-// function returning int returns -1; the message is then available from tg_last_error() (thread-local),
-// the same last-error pattern tch-rs uses. Tensors are opaque heap handles freed with tg_free().
+// function returning int returns -1; the message is then available from tg_last_error() (thread-local,
+// so concurrent callers never see each other's messages). Every entry point that can fail clears the
+// message first; tg_free and tg_generator_free never touch it, so releasing temporaries between a failed
+// call and reading the message is safe.
+//
+// Ownership: every tg_tensor returned by a function is a new heap handle owned by the caller and freed
+// with tg_free(). Handles passed as arguments are borrowed. A handle holds one reference to an ATen
+// tensor; several handles may share storage (views, tg_shallow_clone).
 #ifndef CTORCH_H
 #define CTORCH_H
 
@@ -25,7 +31,7 @@ void tg_clear_error(void);
 void tg_set_num_threads(int n);
 int tg_get_num_threads(void);
 void tg_manual_seed(uint64_t seed);
-int tg_cuda_device_count(void);
+int tg_cuda_device_count(void); // 0 when libtorch was built without CUDA
 int tg_set_grad_enabled(int enabled); // returns the previous state
 int tg_is_grad_enabled(void);
 
@@ -35,10 +41,11 @@ tg_tensor tg_shallow_clone(tg_tensor t); // new handle, same storage and autogra
 int tg_ndim(tg_tensor t);
 int tg_shape(tg_tensor t, int64_t *out); // writes ndim values
 int64_t tg_numel(tg_tensor t);
-int tg_dtype(tg_tensor t);
+int tg_dtype(tg_tensor t); // a TG_* code, or -1 for a dtype the shim does not map (complex, int16, ...)
 int tg_device(tg_tensor t); // -1 = cpu, k >= 0 = cuda:k
 int tg_copy_to(tg_tensor t, void *out, size_t nbytes); // copies contiguous cpu data of t's dtype
-double tg_item(tg_tensor t);
+double tg_item(tg_tensor t);          // 0 and an error message on failure; prefer tg_item_checked
+int tg_item_checked(tg_tensor t, double *out); // 0, or -1 when t has not exactly one element
 int tg_is_contiguous(tg_tensor t);
 
 // ---- creation ----
@@ -65,6 +72,10 @@ tg_tensor tg_to_device(tg_tensor t, int device);
 tg_tensor tg_contiguous(tg_tensor t);
 tg_tensor tg_clone(tg_tensor t);
 tg_tensor tg_detach(tg_tensor t);
+tg_tensor tg_zeros_like(tg_tensor t); // same shape, dtype and device
+// Makes `dst` refer to `src`'s tensor (storage, dtype, device, requires_grad). Every Swift object that
+// holds `dst` sees the change; used to move module parameters between devices and dtypes in place.
+int tg_replace(tg_tensor dst, tg_tensor src);
 
 // ---- unary ops: op is one of the TG_UNARY_* codes ----
 enum {
@@ -101,6 +112,11 @@ tg_tensor tg_conv1d(tg_tensor x, tg_tensor w, tg_tensor b /* nullable */, int64_
                     int64_t dilation, int64_t groups);
 tg_tensor tg_conv_transpose2d(tg_tensor x, tg_tensor w, tg_tensor b /* nullable */, int64_t stride,
                               int64_t padding, int64_t output_padding, int64_t groups);
+tg_tensor tg_conv_transpose2d_ex(tg_tensor x, tg_tensor w, tg_tensor b /* nullable */, int64_t sh, int64_t sw,
+                                 int64_t ph, int64_t pw, int64_t oph, int64_t opw, int64_t groups, int64_t dh,
+                                 int64_t dw);
+tg_tensor tg_avg_pool1d(tg_tensor x, int64_t k, int64_t stride, int64_t padding);
+tg_tensor tg_max_pool1d(tg_tensor x, int64_t k, int64_t stride, int64_t padding);
 tg_tensor tg_avg_pool2d(tg_tensor x, int64_t k, int64_t stride, int64_t padding);
 tg_tensor tg_max_pool2d(tg_tensor x, int64_t k, int64_t stride, int64_t padding);
 tg_tensor tg_adaptive_avg_pool2d(tg_tensor x, int64_t oh, int64_t ow);
@@ -108,6 +124,7 @@ tg_tensor tg_upsample_nearest2d(tg_tensor x, int64_t oh, int64_t ow);
 tg_tensor tg_upsample_bilinear2d(tg_tensor x, int64_t oh, int64_t ow, int align_corners);
 tg_tensor tg_grid_sample(tg_tensor x, tg_tensor grid, int mode /*0 bilinear,1 nearest*/,
                          int padding /*0 zeros,1 border,2 reflection*/, int align_corners);
+// constant: any rank; reflect/replicate: 2 pads on N×C×L or 4 pads on N×C×H×W.
 tg_tensor tg_pad(tg_tensor x, const int64_t *pads, int n, int mode /*0 constant,1 reflect,2 replicate*/,
                  double value);
 

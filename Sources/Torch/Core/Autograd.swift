@@ -48,6 +48,10 @@ public enum Autograd {
     /// Gradients of Σ outputsᵢ·gradOutputsᵢ with respect to `inputs` (nil where an input is unused).
     public static func grad(outputs: [Tensor], inputs: [Tensor], gradOutputs: [Tensor]? = nil,
                             createGraph: Bool = false) throws -> [Tensor?] {
+        guard !outputs.isEmpty, !inputs.isEmpty else { throw TorchError("autograd.grad needs at least one output and one input") }
+        if let g = gradOutputs, g.count != outputs.count {
+            throw TorchError("autograd.grad: \(g.count) gradOutputs for \(outputs.count) outputs")
+        }
         let outs: [OpaquePointer?] = outputs.map { $0.handle }
         let ins: [OpaquePointer?] = inputs.map { $0.handle }
         var res = [OpaquePointer?](repeating: nil, count: inputs.count)

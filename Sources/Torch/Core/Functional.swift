@@ -32,11 +32,27 @@ public enum F {
                          "conv_transpose2d(x \(x.shape), w \(w.shape))")
     }
 
+    /// Transposed convolution with per-axis (height, width) settings; `w` is in×(out/groups)×kh×kw.
+    public static func convTranspose2d(_ x: Tensor, _ w: Tensor, _ b: Tensor? = nil, stride: (Int, Int), padding: (Int, Int),
+                                       outputPadding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1),
+                                       groups: Int = 1) throws -> Tensor {
+        try Tensor.check(
+            tg_conv_transpose2d_ex(x.handle, w.handle, b?.handle, Int64(stride.0), Int64(stride.1), Int64(padding.0), Int64(padding.1),
+                                   Int64(outputPadding.0), Int64(outputPadding.1), Int64(groups), Int64(dilation.0), Int64(dilation.1)),
+            "conv_transpose2d(x \(x.shape), w \(w.shape))")
+    }
+
     public static func avgPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
         try Tensor.check(tg_avg_pool2d(x.handle, Int64(kernel), Int64(stride ?? kernel), Int64(padding)), "avg_pool2d")
     }
     public static func maxPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
         try Tensor.check(tg_max_pool2d(x.handle, Int64(kernel), Int64(stride ?? kernel), Int64(padding)), "max_pool2d")
+    }
+    public static func avgPool1d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
+        try Tensor.check(tg_avg_pool1d(x.handle, Int64(kernel), Int64(stride ?? kernel), Int64(padding)), "avg_pool1d(\(x.shape))")
+    }
+    public static func maxPool1d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
+        try Tensor.check(tg_max_pool1d(x.handle, Int64(kernel), Int64(stride ?? kernel), Int64(padding)), "max_pool1d(\(x.shape))")
     }
     public static func adaptiveAvgPool2d(_ x: Tensor, _ size: (Int, Int)) throws -> Tensor {
         try Tensor.check(tg_adaptive_avg_pool2d(x.handle, Int64(size.0), Int64(size.1)), "adaptive_avg_pool2d")
@@ -79,16 +95,27 @@ public enum F {
         return try Tensor.check(tg_layer_norm(x.handle, d, Int32(d.count), weight?.handle, bias?.handle, eps), "layer_norm")
     }
 
-    /// Instance normalisation without affine parameters: (x - μ) / σ over the spatial dimensions of NCHW,
-    /// the normalisation inside AdaIN (Eq. 17).
+    /// Instance normalisation without affine parameters: (x - μ) / √(σ² + eps) over the spatial dimensions
+    /// of N×C×(spatial...), with the biased variance as `torch.nn.functional.instance_norm`; the
+    /// normalisation inside AdaIN (Eq. 17).
     public static func instanceNorm(_ x: Tensor, eps: Double = 1e-5) throws -> Tensor {
-        let mu = try x.mean([2, 3], keepDim: true)
-        let v = try x.variance([2, 3], unbiased: false, keepDim: true)
+        let rank = x.rank
+        guard rank >= 3 else { throw TorchError("instance_norm needs N×C×spatial input, got \(x.shape)") }
+        let spatial = Array(2..<rank)
+        let mu = try x.mean(spatial, keepDim: true)
+        let v = try x.variance(spatial, unbiased: false, keepDim: true)
         return try (x - mu) * (v + eps).rsqrt()
     }
 
-    public static func dropout(_ x: Tensor, p: Double, training: Bool) throws -> Tensor {
-        try Tensor.check(tg_dropout(x.handle, p, training ? 1 : 0), "dropout")
+    /// Inverted dropout: zeroes elements with probability `p` and scales the rest by 1/(1-p) while
+    /// training; the identity otherwise. With a `generator` the mask is reproducible.
+    public static func dropout(_ x: Tensor, p: Double, training: Bool, generator: Generator? = nil) throws -> Tensor {
+        guard p >= 0 && p <= 1 else { throw TorchError("dropout probability \(p) is outside [0, 1]") }
+        guard training && p > 0 else { return x }
+        guard let generator else { return try Tensor.check(tg_dropout(x.handle, p, 1), "dropout") }
+        if p == 1 { return try x * 0.0 }
+        let keep = try Tensor.rand(x.shape, generator: generator, dtype: x.dtype, device: x.device).ge(p)
+        return try x * keep.to(x.dtype) * (1 / (1 - p))
     }
 
     public static func embedding(_ indices: Tensor, weight: Tensor) throws -> Tensor {

@@ -168,24 +168,28 @@ extension Tensor {
     }
     /// Splits `dim` into pieces of the given sizes.
     public func split(_ sizes: [Int], dim: Int) throws -> [Tensor] {
-        guard sizes.reduce(0, +) == size(dim) else { throw TorchError("split sizes \(sizes) do not add up to \(size(dim))") }
+        let total = try checkedSize(dim)
+        guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == total else {
+            throw TorchError("split sizes \(sizes) do not add up to \(total) (dimension \(dim) of \(shape))")
+        }
         var out: [Tensor] = []
         var start = 0
         for s in sizes { out.append(try narrow(dim, start, s)); start += s }
         return out
     }
     public func chunk(_ n: Int, dim: Int) throws -> [Tensor] {
-        guard n > 0, size(dim) % n == 0 else { throw TorchError("cannot chunk \(size(dim)) into \(n) equal parts") }
-        return try split([Int](repeating: size(dim) / n, count: n), dim: dim)
+        let total = try checkedSize(dim)
+        guard n > 0, total % n == 0 else { throw TorchError("cannot chunk \(total) into \(n) equal parts") }
+        return try split([Int](repeating: total / n, count: n), dim: dim)
     }
     public func indexSelect(_ dim: Int, _ index: Tensor) throws -> Tensor {
-        try Tensor.check(tg_index_select(handle, Int64(dim), index.handle), "index_select")
+        try Tensor.check(tg_index_select(handle, Int64(dim), index.handle), "index_select(dim \(dim)) of \(shape) with index \(index.shape)")
     }
     public func gather(_ dim: Int, _ index: Tensor) throws -> Tensor {
-        try Tensor.check(tg_gather(handle, Int64(dim), index.handle), "gather")
+        try Tensor.check(tg_gather(handle, Int64(dim), index.handle), "gather(dim \(dim)) of \(shape) with index \(index.shape)")
     }
     public func scatterAdd(_ dim: Int, _ index: Tensor, _ src: Tensor) throws -> Tensor {
-        try Tensor.check(tg_scatter_add(handle, Int64(dim), index.handle, src.handle), "scatter_add")
+        try Tensor.check(tg_scatter_add(handle, Int64(dim), index.handle, src.handle), "scatter_add(dim \(dim)) into \(shape)")
     }
     public func indexAdd(_ dim: Int, _ index: Tensor, _ src: Tensor) throws -> Tensor {
         try Tensor.check(tg_index_add(handle, Int64(dim), index.handle, src.handle), "index_add")

@@ -58,6 +58,17 @@ public enum Device: Equatable, Sendable, CustomStringConvertible {
         throw TorchError("unknown device '\(s)' (use cpu, cuda or cuda:N)")
     }
 
+    /// Throws unless this device can hold tensors in this process (always true for the CPU).
+    public func validate() throws {
+        if case .cuda(let k) = self {
+            let n = Torch.cudaDeviceCount
+            guard n > 0 else {
+                throw TorchError("device \(self) requested, but this libtorch was built without CUDA support (use cpu)")
+            }
+            guard k >= 0 && k < n else { throw TorchError("device \(self) requested, but only \(n) CUDA device(s) are visible") }
+        }
+    }
+
     /// The best device available: CUDA when libtorch has it, else the CPU.
     public static var best: Device { Torch.cudaDeviceCount > 0 ? .cuda(0) : .cpu }
 }
@@ -82,27 +93,56 @@ public final class Tensor: @unchecked Sendable {
     // MARK: metadata
 
     public var shape: [Int] {
-        var dims = [Int64](repeating: 0, count: 16)
+        let rank = Int(tg_ndim(handle))
+        guard rank > 0 else { return [] }
+        // Sized from the rank: tg_shape writes exactly `rank` values.
+        var dims = [Int64](repeating: 0, count: rank)
         let n = tg_shape(handle, &dims)
         return dims.prefix(Int(Swift.max(n, 0))).map { Int($0) }
     }
     public var rank: Int { Int(tg_ndim(handle)) }
     public var count: Int { Int(tg_numel(handle)) }
-    public var dtype: DType { DType(rawValue: tg_dtype(handle)) ?? .float32 }
+    /// The element type. A tensor of a dtype the engine does not map (none of its ops produce one)
+    /// reports `.float32` here; `supportedDType` tells the two apart and data access throws for it.
+    public var dtype: DType { supportedDType ?? .float32 }
+    public var supportedDType: DType? { DType(rawValue: tg_dtype(handle)) }
     public var device: Device { Device(code: tg_device(handle)) }
     public var isContiguous: Bool { tg_is_contiguous(handle) == 1 }
 
+    /// The size of dimension `dim` (negative counts from the end). A dimension outside the rank is a
+    /// programming error and stops with a message naming the shape.
     public func size(_ dim: Int) -> Int {
         let s = shape
-        return s[dim < 0 ? dim + s.count : dim]
+        let d = dim < 0 ? dim + s.count : dim
+        precondition(d >= 0 && d < s.count, "size(\(dim)) of a tensor with shape \(s)")
+        return s[d]
+    }
+
+    /// The size of dimension `dim`, throwing when it is outside the rank.
+    public func checkedSize(_ dim: Int) throws -> Int {
+        let s = shape
+        let d = dim < 0 ? dim + s.count : dim
+        guard d >= 0 && d < s.count else { throw TorchError("dimension \(dim) is out of range for shape \(s)") }
+        return s[d]
+    }
+
+    /// The element count of `shape`, or an error for negative or overflowing dimensions.
+    static func elementCount(_ shape: [Int]) throws -> Int {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { throw TorchError("negative dimension in shape \(shape)") }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw TorchError("shape \(shape) has too many elements") }
+            n = p
+        }
+        return n
     }
 
     // MARK: creation
 
     /// Copies `data` into a new CPU tensor of `shape`.
     public convenience init<T: TensorElement>(_ data: [T], shape: [Int]) throws {
-        let n = shape.reduce(1, *)
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw TorchError("negative dimension in shape \(shape)") }
+        let n = try Tensor.elementCount(shape)
         guard n == data.count else {
             throw TorchError("shape \(shape) needs \(n) elements, got \(data.count)")
         }
@@ -146,7 +186,8 @@ public final class Tensor: @unchecked Sendable {
 
     /// The elements as a flat Swift array (row-major), converting dtype if needed.
     public func toArray<T: TensorElement>(_: T.Type = T.self) throws -> [T] {
-        let src = dtype == T.dtype ? self : try to(T.dtype)
+        guard let own = supportedDType else { throw TorchError("toArray: the tensor's dtype has no Swift mapping") }
+        let src = own == T.dtype ? self : try to(T.dtype)
         let n = src.count
         var out = [T](repeating: T.zero, count: n)
         let rc = out.withUnsafeMutableBytes { buf in tg_copy_to(src.handle, buf.baseAddress, buf.count) }
@@ -158,9 +199,8 @@ public final class Tensor: @unchecked Sendable {
 
     /// The single element as a Double.
     public func item() throws -> Double {
-        let v = tg_item(handle)
-        let err = String(cString: tg_last_error())
-        if !err.isEmpty { throw TorchError(err) }
+        var v = 0.0
+        try Tensor.checkStatus(tg_item_checked(handle, &v), "item")
         return v
     }
 
@@ -168,11 +208,21 @@ public final class Tensor: @unchecked Sendable {
 
     public func to(_ dtype: DType) throws -> Tensor { try Tensor.check(tg_to_dtype(handle, dtype.rawValue), "to(\(dtype))") }
     public func to(_ device: Device) throws -> Tensor { try Tensor.check(tg_to_device(handle, device.code), "to(\(device))") }
+    public func cuda(_ index: Int = 0) throws -> Tensor { try to(.cuda(index)) }
+    public func cpu() throws -> Tensor { try to(.cpu) }
+    /// Zeros of the same shape, dtype and device.
+    public func zerosLike() throws -> Tensor { try Tensor.check(tg_zeros_like(handle), "zeros_like") }
     public func contiguous() throws -> Tensor { try Tensor.check(tg_contiguous(handle), "contiguous") }
     public func clone() throws -> Tensor { try Tensor.check(tg_clone(handle), "clone") }
     public func detach() throws -> Tensor { try Tensor.check(tg_detach(handle), "detach") }
     /// A new handle to the same tensor (same storage and autograd identity).
     public func alias() throws -> Tensor { try Tensor.check(tg_shallow_clone(handle), "alias") }
+
+    /// Makes this object refer to `other`'s tensor; every holder of this object sees the change.
+    /// Used by `Module.to(_:)` to move parameters without breaking references held by optimisers.
+    func replaceStorage(with other: Tensor) throws {
+        try Tensor.checkStatus(tg_replace(handle, other.handle), "replace storage")
+    }
 }
 
 extension Tensor: CustomStringConvertible {

@@ -37,6 +37,10 @@ public enum Safetensors {
     public struct File {
         public var tensors: [String: Tensor]
         public var metadata: [String: String]
+        public init(tensors: [String: Tensor], metadata: [String: String] = [:]) {
+            self.tensors = tensors
+            self.metadata = metadata
+        }
     }
 
     public static func load(_ url: URL) throws -> File {
@@ -82,19 +86,18 @@ public enum Safetensors {
             guard let dtype = dtype(dt) else { throw TorchError("tensor '\(name)': unsupported dtype \(dt)") }
             var shape: [Int] = []
             for s in shapeAny {
-                guard let v = (s as? NSNumber)?.intValue, v >= 0, v < (1 << 40) else { throw TorchError("tensor '\(name)': bad shape \(shapeAny)") }
+                // `as? Int` rejects fractions and out-of-range numbers (1.5, 1e30) instead of truncating them.
+                guard let v = s as? Int, v >= 0 else { throw TorchError("tensor '\(name)': bad shape \(shapeAny)") }
                 shape.append(v)
             }
-            guard let b = (offsAny[0] as? NSNumber)?.intValue, let e = (offsAny[1] as? NSNumber)?.intValue, b >= 0, e >= b, e <= body else {
+            guard let b = offsAny[0] as? Int, let e = offsAny[1] as? Int, b >= 0, e >= b, e <= body else {
                 throw TorchError("tensor '\(name)': data_offsets \(offsAny) outside the \(body)-byte data section")
             }
-            var count = 1
-            for s in shape {
-                let (p, o) = count.multipliedReportingOverflow(by: s)
-                guard !o else { throw TorchError("tensor '\(name)': shape overflows") }
-                count = p
+            guard let count = try? Tensor.elementCount(shape),
+                  case let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize), !overflow else {
+                throw TorchError("tensor '\(name)': shape \(shape) overflows")
             }
-            guard count * dtype.byteSize == e - b else {
+            guard bytes == e - b else {
                 throw TorchError("tensor '\(name)': \(e - b) bytes do not match \(dt) \(shape)")
             }
             entries.append((name, dtype, shape, b, e))
@@ -130,6 +133,7 @@ public enum Safetensors {
         for name in tensors.keys.sorted() {
             guard name != "__metadata__" else { throw TorchError("'__metadata__' is reserved") }
             let t = tensors[name]!
+            guard t.supportedDType != nil else { throw TorchError("tensor '\(name)' has a dtype safetensors encoding does not support") }
             let bytes = t.count * t.dtype.byteSize
             var blob = Data(count: bytes)
             try blob.withUnsafeMutableBytes { buf in
@@ -162,7 +166,7 @@ public enum Safetensors {
 public func writeAtomically(_ data: Data, to url: URL) throws {
     let dir = url.deletingLastPathComponent()
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
+    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
     do {
         try data.write(to: tmp)
         if rename(tmp.path, url.path) != 0 {

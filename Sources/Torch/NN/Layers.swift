@@ -20,35 +20,6 @@ public final class Linear: Module, UnaryLayer {
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try F.linear(x, weight, bias) }
 }
 
-public final class Conv2d: Module, UnaryLayer {
-    public let weight: Tensor
-    public let bias: Tensor?
-    public let stride: Int, padding: Int, groups: Int
-
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int? = nil, groups: Int = 1,
-                bias: Bool = true, generator: Generator? = nil) throws {
-        guard inChannels % groups == 0, outChannels % groups == 0 else {
-            throw TorchError("conv channels \(inChannels)->\(outChannels) not divisible by groups \(groups)")
-        }
-        let fanIn = inChannels / groups * kernel * kernel
-        weight = try defaultInit([outChannels, inChannels / groups, kernel, kernel], fanIn: fanIn, generator: generator)
-        self.bias = bias ? try defaultInit([outChannels], fanIn: fanIn, generator: generator) : nil
-        self.stride = stride
-        self.padding = padding ?? kernel / 2
-        self.groups = groups
-        super.init()
-    }
-
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try F.conv2d(x, weight, bias, stride: stride, padding: padding, groups: groups)
-    }
-
-    /// Sets weight and bias to zero (for zero-initialised output layers).
-    public func zeroInit() throws {
-        try Torch.noGrad { try weight.zero_(); try bias?.zero_() }
-    }
-}
-
 public final class GroupNorm: Module, UnaryLayer {
     public let weight: Tensor
     public let bias: Tensor

@@ -33,7 +33,7 @@ let package = Package(
         // Diffusion: noise schedules and samplers, independent of any network.
         .target(name: "Diffusion", dependencies: ["Torch"]),
         // Text emotion encoders (CLIP-style text transformer, MiniLM default).
-        .target(name: "TextEncoder", dependencies: ["Torch"]),
+        .target(name: "TextEncoder", dependencies: ["Torch"], resources: [.copy("Resources")]),
         // EmoA2E: audio + identity + emotion prompt + intensity -> expression coefficients.
         .target(name: "Audio2Expression", dependencies: ["Torch", "FaceModel", "Media", "TextEncoder"]),
         // The TGDM generator: UNet with TexAtt and AdaIN, losses, trainer.
@@ -52,8 +52,8 @@ let package = Package(
         .testTarget(name: "FaceModelTests", dependencies: ["FaceModel"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TGDMModelTests", dependencies: ["TGDMModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder"]),
-        .testTarget(name: "Audio2ExpressionTests", dependencies: ["Audio2Expression"]),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "Audio2ExpressionTests", dependencies: ["Audio2Expression"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines"]),
     ],
     swiftLanguageModes: [.v5],

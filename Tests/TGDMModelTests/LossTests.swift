@@ -1,0 +1,103 @@
+import XCTest
+@testable import TGDMModel
+
+final class LossTests: XCTestCase {
+    override func setUp() { useOneThread() }
+
+    func testGateOpensOnlyAfterTheAverageDropsAndStaysOpen() {
+        var gate = ImageLossGate(threshold: 0.05, decay: 0.9, minimumSteps: 5)
+        for _ in 0..<4 { gate.observe(0.01) }
+        XCTAssertFalse(gate.isOpen, "minimum steps not reached")
+        gate.observe(0.01)
+        XCTAssertTrue(gate.isOpen)
+        XCTAssertEqual(gate.runningAverage!, 0.01, accuracy: 1e-12) // bias-corrected
+        gate.observe(10)
+        XCTAssertTrue(gate.isOpen, "latched")
+
+        var slow = ImageLossGate(threshold: 0.05, decay: 0.9, minimumSteps: 0)
+        for _ in 0..<20 { slow.observe(1) }
+        for _ in 0..<10 { slow.observe(0.01) }
+        XCTAssertFalse(slow.isOpen, "the average (≈0.35) is still above the threshold")
+        for _ in 0..<40 { slow.observe(0.01) }
+        XCTAssertTrue(slow.isOpen)
+        slow.observe(.nan) // ignored
+        XCTAssertTrue(slow.runningAverage!.isFinite)
+    }
+
+    func testObjectiveTermsAndWeights() throws {
+        let schedule = try NoiseSchedule()
+        var config = TGDMLossConfig()
+        config.gateThreshold = 1e9
+        config.gateMinimumSteps = 1
+        config.perceptualNetwork = .randomVGG16(seed: 0, widthDivisor: 8)
+        let loss = try TGDMLoss(config: config, schedule: schedule)
+        let g = Generator(seed: 1)
+        let target = try Tensor.rand([2, 3, 16, 16], generator: g) * 2 - 1
+        let noise = try Tensor.randn([2, 3, 16, 16], generator: g)
+        let t = try Tensor([Int64(10), 500])
+        let noisy = try schedule.addNoise(x0: target, noise: noise, timesteps: t)
+        let pred = try noise + Tensor.randn([2, 3, 16, 16], generator: g) * 0.1
+
+        let first = try loss(predictedNoise: pred, noise: noise, noisy: noisy, target: target, timesteps: t)
+        let mse = try F.mseLoss(pred, noise).item()
+        XCTAssertFalse(first.imageLossesActive, "the gate decides from previous batches")
+        XCTAssertEqual(first.simple, mse, accuracy: 1e-7)
+        XCTAssertEqual(try first.total.item(), 10 * mse, accuracy: 1e-6)
+
+        let second = try loss(predictedNoise: pred, noise: noise, noisy: noisy, target: target, timesteps: t)
+        XCTAssertTrue(second.imageLossesActive)
+        let x0 = try schedule.predictX0(xt: noisy, eps: pred, timesteps: t).clamp(min: -1, max: 1)
+        XCTAssertEqual(try XCTUnwrap(second.reconstruction), try F.mseLoss(x0, target).item(), accuracy: 1e-6)
+        let lp = try XCTUnwrap(second.perceptual)
+        XCTAssertGreaterThan(lp, 0)
+        XCTAssertEqual(try second.total.item(), 10 * mse + second.reconstruction! + lp, accuracy: 1e-5)
+    }
+
+    func testPerceptualDistanceProperties() throws {
+        let lpips = try PerceptualLoss(.randomVGG16(seed: 0, widthDivisor: 8))
+        let g = Generator(seed: 2)
+        let a = try Tensor.rand([2, 3, 32, 32], generator: g) * 2 - 1
+        let b = try Tensor.rand([2, 3, 32, 32], generator: g) * 2 - 1
+        XCTAssertEqual(try lpips(a, a).item(), 0, accuracy: 1e-7)
+        let dab = try lpips.distances(a, b), dba = try lpips.distances(b, a)
+        XCTAssertEqual(dab.shape, [2])
+        XCTAssertLessThan(try maxAbsDiff(dab, dba), 1e-6)
+        // A slightly perturbed image is closer than an unrelated one.
+        let near = try a + Tensor.randn([2, 3, 32, 32], generator: g) * 0.02
+        XCTAssertLessThan(try lpips(a, near).item(), try lpips(a, b).item())
+        // Gradients reach the image, never the frozen network.
+        let x = try b.clone().requiresGrad(true)
+        try lpips(x, a).backward()
+        XCTAssertGreaterThan(try XCTUnwrap(x.grad).abs().sum().item(), 0)
+        XCTAssertTrue(lpips.network.namedParameters().isEmpty)
+        XCTAssertThrowsError(try lpips(a, b.narrow(2, 0, 16)))
+        XCTAssertThrowsError(try lpips(a.narrow(2, 0, 8).narrow(3, 0, 8), b.narrow(2, 0, 8).narrow(3, 0, 8)))
+    }
+
+    /// The pretrained path reads torchvision's `features.N` keys.
+    func testPretrainedVGGLoadsTorchvisionLayout() throws {
+        let random = try VGG16Features(randomSeed: 5, widthDivisor: 1)
+        var torchvision: [String: Tensor] = [:]
+        for (i, index) in VGG16Features.torchvisionIndices.enumerated() {
+            torchvision["features.\(index).weight"] = random.convs[i].weight
+            torchvision["features.\(index).bias"] = random.convs[i].bias!
+        }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("vgg16.safetensors")
+        try Safetensors.save(torchvision, to: url)
+        let loaded = try VGG16Features(pretrained: url)
+        let x = try Tensor.rand([1, 3, 16, 16], generator: Generator(seed: 1)) * 2 - 1
+        let (ta, tb) = try Torch.noGrad { (try random.taps(x), try loaded.taps(x)) }
+        XCTAssertEqual(ta.map(\.shape), [[1, 64, 16, 16], [1, 128, 8, 8], [1, 256, 4, 4], [1, 512, 2, 2], [1, 512, 1, 1]])
+        for (a, b) in zip(ta, tb) { XCTAssertEqual(try maxAbsDiff(a, b), 0) }
+        let narrow5 = try VGG16Features(randomSeed: 5, widthDivisor: 8).taps(x)[4].floats()
+        XCTAssertEqual(narrow5, try VGG16Features(randomSeed: 5, widthDivisor: 8).taps(x)[4].floats(), "the seed fixes the network")
+        XCTAssertNotEqual(narrow5, try VGG16Features(randomSeed: 6, widthDivisor: 8).taps(x)[4].floats())
+
+        torchvision["features.28.weight"] = nil
+        try Safetensors.save(torchvision, to: url)
+        XCTAssertThrowsError(try VGG16Features(pretrained: url)) { XCTAssertTrue("\($0)".contains("features.28.weight")) }
+        XCTAssertThrowsError(try VGG16Features(pretrained: dir.appendingPathComponent("missing.safetensors")))
+    }
+}

@@ -127,3 +127,13 @@ final class RendererTests: XCTestCase {
         XCTAssertThrowsError(try FaceGrid.expressionGrid(renderer: renderer, components: [64], amplitudes: [1], size: 48))
     }
 }
+
+final class BenchmarkSmokeTests: XCTestCase {
+    /// Runs the benchmark only when asked (FACE_BENCHMARK=1): timings are printed, never asserted.
+    func testBenchmarkPrintsFigures() throws {
+        guard ProcessInfo.processInfo.environment["FACE_BENCHMARK"] != nil else { throw XCTSkip("set FACE_BENCHMARK=1") }
+        var lines: [String] = []
+        try FaceBenchmark.run { print($0); lines.append($0) }
+        XCTAssertEqual(lines.count, 5)
+    }
+}

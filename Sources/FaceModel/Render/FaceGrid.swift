@@ -13,7 +13,8 @@ public enum FaceGrid {
         }
         let start = try base ?? defaultBase()
         guard start.batch == 1 else { throw FaceModelError.invalidArgument("the base must be one face") }
-        var rows = [Float](), template = try start.tensor.floats()
+        var rows = [Float]()
+        let template = try start.tensor.floats()
         for comp in components {
             for amp in amplitudes {
                 var r = template
@@ -21,7 +22,6 @@ public enum FaceGrid {
                 rows += r
             }
         }
-        template = []
         let all = try Coefficients(Tensor(rows, shape: [components.count * amplitudes.count, Coefficients.count]))
         return try renderer.render(coefficients: all, size: size).image
     }

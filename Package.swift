@@ -33,15 +33,17 @@ let package = Package(
         // Diffusion: noise schedules and samplers, independent of any network.
         .target(name: "Diffusion", dependencies: ["Torch"]),
         // Text emotion encoders (CLIP-style text transformer, MiniLM default).
-        .target(name: "TextEncoder", dependencies: ["Torch"]),
+        .target(name: "TextEncoder", dependencies: ["Torch"], resources: [.copy("Resources")]),
         // EmoA2E: audio + identity + emotion prompt + intensity -> expression coefficients.
         .target(name: "Audio2Expression", dependencies: ["Torch", "FaceModel", "Media", "TextEncoder"]),
         // The TGDM generator: UNet with TexAtt and AdaIN, losses, trainer.
         .target(name: "TGDMModel", dependencies: ["Torch", "Diffusion", "FaceModel", "Media"]),
+        // Synthetic benchmark data: identities with detail the 3DMM render lacks, under varied motion.
+        .target(name: "SyntheticFaces", dependencies: ["Torch", "FaceModel", "Media", "TGDMModel"]),
         // End-to-end pipelines: image/video/audio driven reenactment and face swapping.
         .target(
             name: "Pipelines",
-            dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder"]
+            dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder", "SyntheticFaces"]
         ),
         .executableTarget(
             name: "tgdm",
@@ -49,11 +51,12 @@ let package = Package(
         ),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "FaceModelTests", dependencies: ["FaceModel"]),
+        .testTarget(name: "FaceModelTests", dependencies: ["FaceModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TGDMModelTests", dependencies: ["TGDMModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder"]),
-        .testTarget(name: "Audio2ExpressionTests", dependencies: ["Audio2Expression"]),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "Audio2ExpressionTests", dependencies: ["Audio2Expression"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SyntheticFacesTests", dependencies: ["SyntheticFaces"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines"]),
     ],
     swiftLanguageModes: [.v5],

@@ -486,7 +486,14 @@ int tg_fill_(tg_tensor t, double v) { TG_OK(t->t.fill_(v)); }
 int tg_clamp_(tg_tensor t, double lo, double hi) { TG_OK(t->t.clamp_(lo, hi)); }
 
 // ---- autograd ----
-int tg_set_requires_grad(tg_tensor t, int r) { TG_OK(t->t.set_requires_grad(r != 0)); }
+int tg_set_requires_grad(tg_tensor t, int r) {
+  TG_OK({
+    // As in Python: on a computed tensor the flag cannot change (C++ would silently keep it on).
+    if (!t->t.is_leaf())
+      throw std::invalid_argument("requires_grad can only be changed on leaf tensors; use detach() for a computed one");
+    t->t.set_requires_grad(r != 0);
+  });
+}
 int tg_requires_grad(tg_tensor t) { TG_TRY(-1, { return t->t.requires_grad() ? 1 : 0; }) }
 int tg_is_leaf(tg_tensor t) { TG_TRY(-1, { return t->t.is_leaf() ? 1 : 0; }) }
 tg_tensor tg_grad(tg_tensor t, int *defined) {
@@ -500,6 +507,9 @@ tg_tensor tg_grad(tg_tensor t, int *defined) {
 int tg_zero_grad(tg_tensor t) { TG_OK(t->t.mutable_grad().reset()); }
 int tg_backward(tg_tensor t, tg_tensor g, int retain) {
   TG_OK({
+    // The C++ API silently does nothing here; Python raises, and so do we (a forgotten requiresGrad).
+    if (!t->t.requires_grad())
+      throw std::invalid_argument("backward() on a tensor that does not require grad and has no grad_fn");
     if (g == nullptr) {
       if (t->t.numel() != 1) throw std::invalid_argument("backward() without a gradient needs a scalar output");
       t->t.backward({}, retain != 0);

@@ -182,13 +182,13 @@ public final class EMA {
         let mine = Set(shadow.map { $0.0 })
         let extra = state.keys.filter { !mine.contains($0) }.sorted()
         guard extra.isEmpty else { throw TorchError("EMA state has unexpected keys \(extra.prefix(8))") }
-        try Torch.noGrad {
-            for (name, s) in shadow {
-                guard let t = state[name], t.shape == s.shape else {
-                    throw TorchError("EMA state for '\(name)' is missing or has the wrong shape")
-                }
-                try s.copy_(t)
+        // Check everything first so a bad state leaves the shadow unchanged.
+        let pairs = try shadow.map { name, s -> (Tensor, Tensor) in
+            guard let t = state[name], t.shape == s.shape else {
+                throw TorchError("EMA state for '\(name)' is missing or has the wrong shape")
             }
+            return (s, t)
         }
+        try Torch.noGrad { for (s, t) in pairs { try s.copy_(t) } }
     }
 }

@@ -1,0 +1,116 @@
+import Foundation
+
+/// Inference entry point: MFCC clips of any length + identity + emotion prompt + intensity → β̂ per frame.
+public final class EmoA2E {
+    public static let weightsFormat = "emoa2e-weights-v1"
+
+    public let model: EmoA2EModel
+    public let textEncoder: EmotionTextEncoder?
+    public var config: EmoA2EConfig { model.config }
+
+    /// `textEncoder` must be the one the model was trained with (checked by identifier); it may be nil for
+    /// an emotion-free model or when only embeddings are passed.
+    public init(model: EmoA2EModel, textEncoder: EmotionTextEncoder?) throws {
+        if let textEncoder, model.config.emotionConditioned {
+            guard textEncoder.identifier == model.config.textEncoder, textEncoder.embeddingWidth == model.config.emotionDim else {
+                throw EmoA2EError("the model was trained with text encoder '\(model.config.textEncoder)' (\(model.config.emotionDim)-d), "
+                    + "got '\(textEncoder.identifier)' (\(textEncoder.embeddingWidth)-d)")
+            }
+        }
+        self.model = model
+        self.textEncoder = textEncoder
+        model.eval()
+    }
+
+    /// Loads weights written by `saveWeights` or `EmoA2ETrainer.exportWeights` (a training checkpoint works too).
+    public static func load(weights url: URL, textEncoder: EmotionTextEncoder?) throws -> EmoA2E {
+        let file = try Safetensors.load(url)
+        guard let json = file.metadata["emoa2e.config"] else {
+            throw EmoA2EError("\(url.lastPathComponent) has no EmoA2E config in its metadata")
+        }
+        let model = try EmoA2EModel(config: EmoA2EConfig.from(json: json))
+        var state: [String: Tensor] = [:]
+        let isCheckpoint = file.metadata["format"] == EmoA2ETrainer.checkpointFormat
+        for (k, t) in file.tensors {
+            if isCheckpoint {
+                if k.hasPrefix("model.") { state[String(k.dropFirst(6))] = t }
+            } else {
+                state[k] = t
+            }
+        }
+        try model.load(state, strict: true)
+        return try EmoA2E(model: model, textEncoder: textEncoder)
+    }
+
+    public static func saveWeights(_ model: EmoA2EModel, to url: URL, dtype: DType = .float32, metadata extra: [String: String] = [:]) throws {
+        var tensors: [String: Tensor] = [:]
+        for (k, t) in model.stateDict() { tensors[k] = t.dtype.isFloatingPoint && t.dtype != dtype ? try t.to(dtype) : t }
+        var meta = extra
+        meta["format"] = weightsFormat
+        meta["emoa2e.config"] = try model.config.json()
+        try Safetensors.save(tensors, metadata: meta, to: url)
+    }
+
+    /// - Parameters:
+    ///   - mfccClips: T×R×C MFCC clips (one per video frame), any T ≥ 1.
+    ///   - identity: identity coefficients α (A values, any shape).
+    ///   - emotion: an emotion prompt ("happy", "happy+surprised", ...); nil for an emotion-free model.
+    ///   - intensity: η, continuous in [0, 3] (trained on 1, 2, 3).
+    /// - Returns: T×E expression coefficients.
+    public func predict(mfccClips: Tensor, identity: Tensor, emotion: String?, intensity: Double = 1) throws -> Tensor {
+        var z: Tensor? = nil
+        if config.emotionConditioned {
+            guard let emotion else { throw EmoA2EError("this EmoA2E needs an emotion prompt") }
+            guard let textEncoder else { throw EmoA2EError("no text encoder to embed the prompt '\(emotion)'") }
+            z = try textEncoder.embed(emotion)
+        }
+        return try predict(mfccClips: mfccClips, identity: identity, emotionEmbedding: z, intensity: intensity)
+    }
+
+    /// As `predict(mfccClips:identity:emotion:intensity:)` with a precomputed 1×D (or D) embedding.
+    /// Sequences longer than a window are covered by half-overlapping windows blended with triangular weights.
+    public func predict(mfccClips: Tensor, identity: Tensor, emotionEmbedding: Tensor?, intensity: Double = 1) throws -> Tensor {
+        let c = config
+        guard mfccClips.rank == 3, mfccClips.size(1) == c.mfccRowsPerFrame, mfccClips.size(2) == c.mfccCoefficients else {
+            throw EmoA2EError("MFCC clips must be T×\(c.mfccRowsPerFrame)×\(c.mfccCoefficients), got \(mfccClips.shape)")
+        }
+        let frames = mfccClips.size(0)
+        guard frames > 0 else { throw EmoA2EError("no MFCC frames") }
+        guard identity.count == c.identityDim else { throw EmoA2EError("identity has \(identity.count) values, expected \(c.identityDim)") }
+        guard intensity.isFinite, (0...3).contains(intensity) else { throw EmoA2EError("intensity \(intensity) outside [0, 3]") }
+        guard try mfccClips.floats().allSatisfy({ $0.isFinite }), try identity.floats().allSatisfy({ $0.isFinite }) else {
+            throw EmoA2EError("MFCC clips or identity hold NaN or infinite values")
+        }
+        var z: Tensor? = nil, eta: Tensor? = nil
+        if c.emotionConditioned {
+            guard let e = emotionEmbedding, e.count == c.emotionDim else {
+                throw EmoA2EError("an emotion embedding of \(c.emotionDim) values is required")
+            }
+            z = try e.reshape([1, c.emotionDim]).to(.float32)
+            eta = try Tensor([Float(intensity)])
+        }
+        let alpha = try identity.reshape([1, c.identityDim]).to(.float32)
+        let clips = try mfccClips.to(.float32)
+        return try Torch.noGrad {
+            let k = c.windowFrames
+            if frames <= k {
+                return try model(mfcc: clips.unsqueeze(0), identity: alpha, emotion: z, intensity: eta).squeeze(0)
+            }
+            let hop = max(k / 2, 1)
+            var starts = Array(stride(from: 0, through: frames - k, by: hop))
+            if starts.last! != frames - k { starts.append(frames - k) }
+            // Triangular weights: a window's edges count least, so seams between windows blend smoothly.
+            let ramp = try Tensor((0..<k).map { Float(min($0 + 1, k - $0)) }, shape: [k, 1])
+            var sum = try Tensor.zeros([frames, c.expressionDim])
+            var weight = try Tensor.zeros([frames, 1])
+            let index = { (s: Int) in try Tensor((s..<(s + k)).map { Int64($0) }) }
+            for s in starts {
+                let window = try clips.narrow(0, s, k).unsqueeze(0)
+                let out = try model(mfcc: window, identity: alpha, emotion: z, intensity: eta).squeeze(0)
+                sum = try sum.indexAdd(0, index(s), out * ramp)
+                weight = try weight.indexAdd(0, index(s), ramp)
+            }
+            return try sum / weight
+        }
+    }
+}

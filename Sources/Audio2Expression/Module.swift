@@ -1,2 +1,0 @@
-// Audio2Expression module: see docs/ARCHITECTURE.md.
-@_exported import Torch

@@ -1,0 +1,108 @@
+import Foundation
+
+/// One training utterance: per-frame MFCC clips and expression targets, the speaker's identity, and for
+/// emotional data the emotion embedding and intensity.
+public struct EmoA2ESequence {
+    /// T×R×C MFCC clips.
+    public var mfcc: Tensor
+    /// T×E expression coefficients β.
+    public var expression: Tensor
+    /// Identity coefficients α (A values).
+    public var identity: Tensor
+    /// The emotion prompt's embedding z_emo (D values); nil for emotion-free data.
+    public var emotion: Tensor?
+    /// η.
+    public var intensity: Double
+    /// A free-form tag for reports ("happy/2", a sentence id ...).
+    public var tag: String
+
+    public init(mfcc: Tensor, expression: Tensor, identity: Tensor, emotion: Tensor? = nil, intensity: Double = 1, tag: String = "") {
+        self.mfcc = mfcc; self.expression = expression; self.identity = identity
+        self.emotion = emotion; self.intensity = intensity; self.tag = tag
+    }
+
+    public var frames: Int { mfcc.size(0) }
+}
+
+/// A batch of random windows of K consecutive frames.
+public struct EmoA2EBatch {
+    public let mfcc: Tensor        // N×K×R×C
+    public let expression: Tensor  // N×K×E
+    public let identity: Tensor    // N×A
+    public let emotion: Tensor?    // N×D
+    public let intensity: Tensor?  // N
+}
+
+/// Sequences validated against a config, sampled as random K-frame windows.
+public final class EmoA2EDataset {
+    public let sequences: [EmoA2ESequence]
+    public let config: EmoA2EConfig
+
+    public init(sequences: [EmoA2ESequence], config: EmoA2EConfig) throws {
+        guard !sequences.isEmpty else { throw EmoA2EError("the dataset is empty") }
+        let c = config
+        for (i, s) in sequences.enumerated() {
+            let name = s.tag.isEmpty ? "sequence \(i)" : "sequence \(i) (\(s.tag))"
+            guard s.mfcc.rank == 3, s.mfcc.size(1) == c.mfccRowsPerFrame, s.mfcc.size(2) == c.mfccCoefficients else {
+                throw EmoA2EError("\(name): MFCC must be T×\(c.mfccRowsPerFrame)×\(c.mfccCoefficients), got \(s.mfcc.shape)")
+            }
+            guard s.expression.shape == [s.frames, c.expressionDim] else {
+                throw EmoA2EError("\(name): expression must be \(s.frames)×\(c.expressionDim), got \(s.expression.shape)")
+            }
+            guard s.frames >= c.windowFrames else {
+                throw EmoA2EError("\(name): \(s.frames) frames, shorter than the \(c.windowFrames)-frame window")
+            }
+            guard s.identity.count == c.identityDim else { throw EmoA2EError("\(name): identity has \(s.identity.count) values, expected \(c.identityDim)") }
+            if c.emotionConditioned {
+                guard let e = s.emotion, e.count == c.emotionDim else {
+                    throw EmoA2EError("\(name): an emotion embedding of \(c.emotionDim) values is required")
+                }
+                guard s.intensity.isFinite, (0...3).contains(s.intensity) else { throw EmoA2EError("\(name): intensity \(s.intensity) outside [0, 3]") }
+            }
+            for (label, t) in [("MFCC", s.mfcc), ("expression", s.expression), ("identity", s.identity)] + (s.emotion.map { [("emotion", $0)] } ?? []) {
+                guard try t.floats().allSatisfy({ $0.isFinite }) else { throw EmoA2EError("\(name): \(label) holds NaN or infinite values") }
+            }
+        }
+        self.sequences = sequences
+        self.config = config
+    }
+
+    /// All MFCC rows stacked (for the model's standardisation statistics).
+    public func allMFCC() throws -> Tensor { try Tensor.cat(sequences.map { $0.mfcc }, dim: 0) }
+
+    /// `size` windows drawn with `rng`: a sequence uniformly at random, then a uniform start frame.
+    public func batch(size: Int, rng: inout SplitMix64) throws -> EmoA2EBatch {
+        guard size > 0 else { throw EmoA2EError("batch size must be positive") }
+        let k = config.windowFrames
+        var mfcc: [Tensor] = [], expr: [Tensor] = [], ident: [Tensor] = [], emo: [Tensor] = [], eta: [Float] = []
+        for _ in 0..<size {
+            let s = sequences[Int(rng.next() % UInt64(sequences.count))]
+            let start = Int(rng.next() % UInt64(s.frames - k + 1))
+            mfcc.append(try s.mfcc.narrow(0, start, k))
+            expr.append(try s.expression.narrow(0, start, k))
+            ident.append(try s.identity.reshape([config.identityDim]))
+            if config.emotionConditioned, let e = s.emotion {
+                emo.append(try e.reshape([config.emotionDim]))
+                eta.append(Float(s.intensity))
+            }
+        }
+        return EmoA2EBatch(
+            mfcc: try Tensor.stack(mfcc), expression: try Tensor.stack(expr), identity: try Tensor.stack(ident),
+            emotion: config.emotionConditioned ? try Tensor.stack(emo) : nil,
+            intensity: config.emotionConditioned ? try Tensor(eta) : nil)
+    }
+}
+
+/// A tiny deterministic generator (SplitMix64): batches depend only on (seed, step), so a resumed run
+/// draws exactly the batches an uninterrupted one would.
+public struct SplitMix64: RandomNumberGenerator {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

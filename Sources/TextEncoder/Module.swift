@@ -1,2 +1,0 @@
-// TextEncoder module: see docs/ARCHITECTURE.md.
-@_exported import Torch

@@ -1,0 +1,88 @@
+import XCTest
+@testable import Audio2Expression
+
+final class EmoA2EInferenceTests: XCTestCase {
+    override func setUp() { Torch.configureThreads() }
+
+    func clips(_ c: EmoA2EConfig, _ frames: Int, seed: UInt64 = 4) throws -> Tensor {
+        try Tensor.randn([frames, c.mfccRowsPerFrame, c.mfccCoefficients], generator: Generator(seed: seed))
+    }
+
+    func testEmotionFreeVariantIgnoresThePrompt() throws {
+        let c = Synthetic.smallConfig(emotion: false)
+        let emo = try EmoA2E(model: EmoA2EModel(config: c, generator: Generator(seed: 3)), textEncoder: HashTextEncoder())
+        let a = try clips(c, 8), alpha = try Tensor.randn([c.identityDim])
+        let happy = try emo.predict(mfccClips: a, identity: alpha, emotion: "happy", intensity: 3).floats()
+        XCTAssertEqual(happy, try emo.predict(mfccClips: a, identity: alpha, emotion: "sad", intensity: 1).floats())
+        XCTAssertEqual(happy, try emo.predict(mfccClips: a, identity: alpha, emotion: nil).floats())
+    }
+
+    func testPromptsChangeAnEmotionConditionedModel() throws {
+        let c = Synthetic.smallConfig()
+        let emo = try EmoA2E(model: EmoA2EModel(config: c, generator: Generator(seed: 3)), textEncoder: HashTextEncoder())
+        let a = try clips(c, 8), alpha = try Tensor.randn([c.identityDim])
+        let happy = try emo.predict(mfccClips: a, identity: alpha, emotion: "happy", intensity: 2)
+        let sad = try emo.predict(mfccClips: a, identity: alpha, emotion: "sad", intensity: 2)
+        XCTAssertGreaterThan(try (happy - sad).abs().max().item(), 1e-4)
+        let compound = try emo.predict(mfccClips: a, identity: alpha, emotion: "happy+sad", intensity: 2)
+        XCTAssertEqual(compound.shape, [8, c.expressionDim])
+    }
+
+    func testLongAndShortSequencesAreCovered() throws {
+        let c = Synthetic.smallConfig()
+        let emo = try EmoA2E(model: EmoA2EModel(config: c, generator: Generator(seed: 3)), textEncoder: HashTextEncoder())
+        let alpha = try Tensor.randn([c.identityDim])
+        for frames in [1, 5, 8, 9, 21, 40] {
+            let out = try emo.predict(mfccClips: clips(c, frames), identity: alpha, emotion: "happy", intensity: 1.5)
+            XCTAssertEqual(out.shape, [frames, c.expressionDim])
+            XCTAssertTrue(try out.floats().allSatisfy { $0.isFinite })
+        }
+        // Frames inside the first window but outside the overlap equal the single-window prediction.
+        let long = try clips(c, 21)
+        let whole = try emo.predict(mfccClips: long, identity: alpha, emotion: "happy", intensity: 1.5)
+        let first = try emo.predict(mfccClips: long.narrow(0, 0, c.windowFrames), identity: alpha, emotion: "happy", intensity: 1.5)
+        XCTAssertLessThan(try (whole.narrow(0, 0, 4) - first.narrow(0, 0, 4)).abs().max().item(), 1e-5)
+    }
+
+    func testBadInputsThrowClearErrors() throws {
+        let c = Synthetic.smallConfig()
+        let emo = try EmoA2E(model: EmoA2EModel(config: c), textEncoder: HashTextEncoder())
+        let a = try clips(c, 8), alpha = try Tensor.randn([c.identityDim])
+        XCTAssertThrowsError(try emo.predict(mfccClips: a, identity: alpha, emotion: nil))
+        XCTAssertThrowsError(try emo.predict(mfccClips: a, identity: alpha, emotion: "happy", intensity: 4))
+        XCTAssertThrowsError(try emo.predict(mfccClips: a, identity: alpha, emotion: "happy", intensity: .nan))
+        XCTAssertThrowsError(try emo.predict(mfccClips: a.reshape([8, -1]), identity: alpha, emotion: "happy"))
+        XCTAssertThrowsError(try emo.predict(mfccClips: a.narrow(0, 0, 0), identity: alpha, emotion: "happy"))
+        XCTAssertThrowsError(try emo.predict(mfccClips: a, identity: Tensor.randn([3]), emotion: "happy"))
+        XCTAssertThrowsError(try emo.predict(mfccClips: a, identity: alpha, emotion: ""))
+        let nan = try a * Double.nan
+        XCTAssertThrowsError(try emo.predict(mfccClips: nan, identity: alpha, emotion: "happy")) { XCTAssertTrue("\($0)".contains("NaN"), "\($0)") }
+        // An encoder other than the one the model was trained with is refused.
+        XCTAssertThrowsError(try EmoA2E(model: EmoA2EModel(config: c), textEncoder: HashTextEncoder(identifier: "other")))
+        XCTAssertThrowsError(try EmoA2E(model: EmoA2EModel(config: c), textEncoder: HashTextEncoder(width: 8)))
+        XCTAssertThrowsError(try EmoA2E.load(weights: URL(fileURLWithPath: "/nonexistent.safetensors"), textEncoder: nil))
+    }
+
+    func testWeightsRoundTripIncludingFloat16() throws {
+        let c = Synthetic.smallConfig(.gru)
+        let model = try EmoA2EModel(config: c, generator: Generator(seed: 8))
+        try model.setMFCCStatistics(from: Tensor.randn([50, 13]) * 3 + 1)
+        let emo = try EmoA2E(model: model, textEncoder: HashTextEncoder())
+        let a = try clips(c, 12), alpha = try Tensor.randn([c.identityDim])
+        let expected = try emo.predict(mfccClips: a, identity: alpha, emotion: "fear", intensity: 2)
+        let dir = FileManager.default.temporaryDirectory
+        for (dtype, tol) in [(DType.float32, 1e-6), (.float16, 5e-2)] {
+            let url = dir.appendingPathComponent("tgdm-emoa2e-\(getpid())-\(dtype).safetensors")
+            defer { try? FileManager.default.removeItem(at: url) }
+            try EmoA2E.saveWeights(model, to: url, dtype: dtype)
+            let loaded = try EmoA2E.load(weights: url, textEncoder: HashTextEncoder())
+            XCTAssertEqual(loaded.config, c)
+            let got = try loaded.predict(mfccClips: a, identity: alpha, emotion: "fear", intensity: 2)
+            XCTAssertLessThan(try (got - expected).abs().max().item(), tol, "\(dtype)")
+        }
+        let corrupt = dir.appendingPathComponent("tgdm-emoa2e-corrupt-\(getpid()).safetensors")
+        defer { try? FileManager.default.removeItem(at: corrupt) }
+        try Safetensors.save(["x": Tensor.zeros([2])], metadata: ["emoa2e.config": "{not json"], to: corrupt)
+        XCTAssertThrowsError(try EmoA2E.load(weights: corrupt, textEncoder: nil))
+    }
+}

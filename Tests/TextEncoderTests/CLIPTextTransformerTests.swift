@@ -1,0 +1,68 @@
+import XCTest
+@testable import TextEncoder
+
+/// The Swift CLIP text tower against OpenAI's clip/model.py `encode_text` with the same small random
+/// weights (scripts/fixtures/text_clip_tower.py).
+final class CLIPTextTransformerTests: XCTestCase {
+    static let file = try! Safetensors.load(Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+        .appendingPathComponent("clip_tower_small.safetensors"))
+
+    override func setUp() { Torch.configureThreads() }
+
+    func maxAbsDiff(_ a: Tensor, _ b: Tensor) throws -> Double { try (a - b).abs().max().item() }
+
+    func testMatchesOpenAIEncodeText() throws {
+        let heads = Int(Self.file.metadata["heads"] ?? "") ?? 0
+        let model = try CLIPTextTransformer.load(openAIState: Self.file.tensors, heads: heads)
+        XCTAssertEqual(model.config, CLIPTextConfig(vocabularySize: 300, contextLength: 16, width: 64, heads: 4, layers: 2, embedDim: 32))
+        let out = try Torch.noGrad { try model(Self.file.tensors["__tokens"]!) }
+        XCTAssertEqual(out.shape, [4, 32])
+        XCTAssertLessThan(try maxAbsDiff(out, Self.file.tensors["__features"]!), 1e-4)
+        let short = try Torch.noGrad { try model(Self.file.tensors["__short_tokens"]!) }
+        XCTAssertLessThan(try maxAbsDiff(short, Self.file.tensors["__short_features"]!), 1e-4)
+    }
+
+    func testWrongHeadCountChangesTheResult() throws {
+        // The check above must be able to fail: one head instead of four gives different features.
+        let model = try CLIPTextTransformer.load(openAIState: Self.file.tensors, heads: 1)
+        let out = try Torch.noGrad { try model(Self.file.tensors["__tokens"]!) }
+        XCTAssertGreaterThan(try maxAbsDiff(out, Self.file.tensors["__features"]!), 1e-3)
+    }
+
+    func testSaveAndReloadThroughSafetensors() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tgdm-clip-\(getpid()).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let text = Self.file.tensors.filter { !$0.key.hasPrefix("__") && !$0.key.hasPrefix("visual.") && $0.key != "logit_scale" }
+        try Safetensors.save(text, to: url)
+        let model = try CLIPTextTransformer.load(safetensors: url, heads: 4)
+        let out = try Torch.noGrad { try model(Self.file.tensors["__tokens"]!) }
+        XCTAssertLessThan(try maxAbsDiff(out, Self.file.tensors["__features"]!), 1e-4)
+    }
+
+    func testBadInputsThrow() throws {
+        let model = try CLIPTextTransformer.load(openAIState: Self.file.tensors, heads: 4)
+        XCTAssertThrowsError(try model(Tensor([Int64](repeating: 1, count: 20), shape: [1, 20])))      // too long
+        XCTAssertThrowsError(try model(Tensor([Int64](repeating: 999, count: 16), shape: [1, 16])))    // id ≥ vocab
+        XCTAssertThrowsError(try model(Tensor([Float](repeating: 1, count: 16), shape: [1, 16])))      // not int64
+        XCTAssertThrowsError(try model(Tensor([Int64](repeating: 1, count: 16), shape: [16])))         // rank 1
+        var missing = Self.file.tensors
+        missing["ln_final.weight"] = nil
+        XCTAssertThrowsError(try CLIPTextTransformer.load(openAIState: missing, heads: 4))
+        XCTAssertThrowsError(try CLIPTextTransformer.load(openAIState: ["x": try Tensor.zeros([1])]))
+        var wrongShape = Self.file.tensors
+        wrongShape["text_projection"] = try Tensor.zeros([63, 32])
+        XCTAssertThrowsError(try CLIPTextTransformer.load(openAIState: wrongShape, heads: 4))
+    }
+
+    func testCLIPEmotionEncoderGivesNormalisedEmbeddings() throws {
+        // A random full-vocabulary tower (small width) exercises tokenizer + tower + compound prompts.
+        let cfg = CLIPTextConfig(vocabularySize: 49408, contextLength: 77, width: 32, heads: 2, layers: 1, embedDim: 16)
+        let encoder = CLIPEmotionEncoder(tokenizer: try CLIPTokenizer.bundled(), model: try CLIPTextTransformer(config: cfg, generator: Generator(seed: 3)))
+        for prompt in ["happy", "happy+surprised", "zxqvbnm-unseen-wørd", "😀"] {
+            let z = try encoder.embed(prompt)
+            XCTAssertEqual(z.shape, [1, 16])
+            XCTAssertEqual(try z.norm().item(), 1, accuracy: 1e-5)
+        }
+        XCTAssertThrowsError(try encoder.embed("  + "))
+    }
+}

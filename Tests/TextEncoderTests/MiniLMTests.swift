@@ -1,0 +1,108 @@
+import XCTest
+@testable import TextEncoder
+
+/// The default encoder. Tests that need the pretrained weights skip when scripts/text/install_minilm.sh has
+/// not been run; the rest use a small random BERT with the real vocabulary.
+final class MiniLMTests: XCTestCase {
+    static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+    nonisolated(unsafe) static var cached: MiniLMEmotionEncoder?
+
+    override func setUp() { Torch.configureThreads() }
+
+    func pretrained() throws -> MiniLMEmotionEncoder {
+        if let e = Self.cached { return e }
+        guard let dir = MiniLMEmotionEncoder.installedDirectory() else {
+            throw XCTSkip("all-MiniLM-L6-v2 not installed (scripts/text/install_minilm.sh)")
+        }
+        let e = try MiniLMEmotionEncoder(directory: dir)
+        Self.cached = e
+        return e
+    }
+
+    func randomEncoder() throws -> MiniLMEmotionEncoder {
+        let tok = try WordPieceTokenizer(vocabFile: Self.fixtures.appendingPathComponent("minilm_vocab.txt"))
+        let cfg = BertConfig(vocabularySize: 30522, hiddenSize: 32, layers: 2, heads: 4, intermediateSize: 64, maxPositions: 64)
+        return MiniLMEmotionEncoder(tokenizer: tok, model: try BertModel(config: cfg, generator: Generator(seed: 11)))
+    }
+
+    func testEmbeddingsMatchPythonReference() throws {
+        let encoder = try pretrained()
+        let ref = try Safetensors.load(Self.fixtures.appendingPathComponent("minilm_reference.safetensors"))
+        let texts = ref.metadata["texts"]!.components(separatedBy: "\u{0001}")
+        XCTAssertEqual(texts.count, 24)
+        var worst = 1.0
+        for (i, text) in texts.enumerated() {
+            let z = try encoder.embedStyle(text)
+            let expected = try ref.tensors["single.\(i)"]!.reshape([1, -1])
+            let cosine = try (z * expected).sum().item()
+            worst = min(worst, cosine)
+            XCTAssertGreaterThanOrEqual(cosine, 0.9999, text)
+            XCTAssertLessThan(try (z - expected).abs().max().item(), 1e-4, text)
+        }
+        print("MiniLM parity: worst cosine \(worst) over \(texts.count) prompts")
+        // Padded batch: the attention mask must make padding irrelevant.
+        let batch = try Torch.noGrad {
+            try encoder.model.meanPooledEmbedding(ref.tensors["batch.ids"]!, attentionMask: ref.tensors["batch.mask"]!)
+        }
+        XCTAssertLessThan(try (batch - ref.tensors["batch.embeddings"]!).abs().max().item(), 1e-4)
+    }
+
+    func testJoyfulIsCloserToHappyThanToSad() throws {
+        let e = try pretrained()
+        let happy = try e.similarity("joyful", "happy"), sad = try e.similarity("joyful", "sad")
+        print("MiniLM cos(joyful, happy) = \(happy), cos(joyful, sad) = \(sad)")
+        XCTAssertGreaterThan(happy, sad)
+        XCTAssertGreaterThan(try e.similarity("furious", "angry"), try e.similarity("furious", "happy"))
+    }
+
+    func testCompoundAndUnseenPromptsWithPretrainedWeights() throws {
+        let e = try pretrained()
+        let compound = try e.embed("happy+surprised")
+        XCTAssertEqual(compound.shape, [1, 384])
+        XCTAssertEqual(try compound.norm().item(), 1, accuracy: 1e-5)
+        // The compound lies between its parts.
+        let h = try e.embed("happy"), s = try e.embed("surprised")
+        let toHappy = try (compound * h).sum().item(), toSurprised = try (compound * s).sum().item()
+        XCTAssertGreaterThan(toHappy, try (s * h).sum().item())
+        XCTAssertGreaterThan(toSurprised, try (s * h).sum().item())
+        XCTAssertEqual(try e.embed(styles: ["happy", "surprised"]).floats(), try compound.floats())
+        let unseen = try e.embed("flabbergasted-ish zorblax 🤯")
+        XCTAssertTrue(try unseen.floats().allSatisfy { $0.isFinite })
+    }
+
+    func testCompoundPromptAveragesAndRenormalises() throws {
+        let e = try randomEncoder()
+        let a = try e.embed("happy"), b = try e.embed("surprised")
+        let expected = try l2Normalize((a + b) / 2)
+        let got = try e.embed(" happy + surprised ")
+        XCTAssertLessThan(try (got - expected).abs().max().item(), 1e-6)
+        for prompt in ["unseenwordqq", "Ünïcödé", "a very very long prompt " + String(repeating: "x ", count: 400)] {
+            let z = try e.embed(prompt)
+            XCTAssertEqual(z.shape, [1, 32])
+            XCTAssertEqual(try z.norm().item(), 1, accuracy: 1e-5)
+        }
+        XCTAssertThrowsError(try e.embed(""))
+        XCTAssertThrowsError(try e.embed(String(repeating: "a", count: 2000)))
+    }
+
+    func testMissingOrCorruptModelFolderThrows() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tgdm-minilm-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        XCTAssertThrowsError(try MiniLMEmotionEncoder(directory: dir)) { XCTAssertTrue("\($0)".contains("install_minilm"), "\($0)") }
+        try Data("{}".utf8).write(to: dir.appendingPathComponent("config.json"))
+        try Data("[PAD]\n[UNK]\n[CLS]\n[SEP]\n".utf8).write(to: dir.appendingPathComponent("vocab.txt"))
+        try Data([1, 2, 3]).write(to: dir.appendingPathComponent("model.safetensors"))
+        XCTAssertThrowsError(try MiniLMEmotionEncoder(directory: dir))
+        XCTAssertThrowsError(try BertConfig(huggingFaceJSON: Data(#"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 3, "intermediate_size": 8, "max_position_embeddings": 8}"#.utf8)))
+        XCTAssertThrowsError(try BertConfig(huggingFaceJSON: Data("not json".utf8)))
+    }
+
+    func testHuggingFaceKeyMapping() {
+        XCTAssertEqual(BertModel.swiftKey(huggingFaceKey: "encoder.layer.3.attention.self.query.weight"), "layers.3.query.weight")
+        XCTAssertEqual(BertModel.swiftKey(huggingFaceKey: "0.auto_model.encoder.layer.0.output.LayerNorm.bias"), "layers.0.outputNorm.bias")
+        XCTAssertEqual(BertModel.swiftKey(huggingFaceKey: "embeddings.LayerNorm.weight"), "embeddings.norm.weight")
+        XCTAssertNil(BertModel.swiftKey(huggingFaceKey: "pooler.dense.weight"))
+        XCTAssertNil(BertModel.swiftKey(huggingFaceKey: "embeddings.position_ids"))
+    }
+}

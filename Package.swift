@@ -27,7 +27,10 @@ let package = Package(
         .target(name: "Torch", dependencies: ["CTorch"]),
         // Media: images (libpng/libjpeg), video and audio (ffmpeg), speech (espeak-ng), MFCC, face crop.
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
-        .target(name: "Media", dependencies: ["Torch", "CImageCodecs"]),
+        .target(
+            name: "Media", dependencies: ["Torch", "CImageCodecs"],
+            resources: [.copy("Resources/haarcascade_frontalface_default.xml"), .copy("Resources/HAARCASCADE_LICENSE.txt")]
+        ),
         // Face model: 3DMM coefficients, morphable model, rasterizer and differentiable renderer.
         .target(name: "FaceModel", dependencies: ["Torch", "Media"]),
         // Diffusion: noise schedules and samplers, independent of any network.

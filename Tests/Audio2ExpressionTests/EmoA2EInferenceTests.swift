@@ -2,7 +2,7 @@ import XCTest
 @testable import Audio2Expression
 
 final class EmoA2EInferenceTests: XCTestCase {
-    override func setUp() { Torch.configureThreads() }
+    override func setUp() { Torch.configureThreads(1) }  // one thread: much faster than two on a shared 2-core machine
 
     func clips(_ c: EmoA2EConfig, _ frames: Int, seed: UInt64 = 4) throws -> Tensor {
         try Tensor.randn([frames, c.mfccRowsPerFrame, c.mfccCoefficients], generator: Generator(seed: seed))

@@ -2,7 +2,7 @@ import XCTest
 @testable import Audio2Expression
 
 final class EmoA2EModelTests: XCTestCase {
-    override func setUp() { Torch.configureThreads() }
+    override func setUp() { Torch.configureThreads(1) }  // one thread: much faster than two on a shared 2-core machine
 
     func inputs(_ c: EmoA2EConfig, batch n: Int = 3, frames k: Int? = nil) throws -> (Tensor, Tensor, Tensor, Tensor) {
         let g = Generator(seed: 9)

@@ -2,7 +2,7 @@ import XCTest
 @testable import Audio2Expression
 
 final class EmoA2ETrainerTests: XCTestCase {
-    override func setUp() { Torch.configureThreads() }
+    override func setUp() { Torch.configureThreads(1) }  // one thread: much faster than two on a shared 2-core machine
 
     /// Mean loss over a fixed set of batches (eval mode), so before/after compare the same data.
     func evaluate(_ model: EmoA2EModel, _ data: EmoA2EDataset) throws -> Double {

@@ -7,7 +7,7 @@ final class MiniLMTests: XCTestCase {
     static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
     nonisolated(unsafe) static var cached: MiniLMEmotionEncoder?
 
-    override func setUp() { Torch.configureThreads() }
+    override func setUp() { Torch.configureThreads(1) }  // one thread: much faster than two on a shared 2-core machine
 
     func pretrained() throws -> MiniLMEmotionEncoder {
         if let e = Self.cached { return e }

@@ -52,9 +52,9 @@ public enum Viseme: String, CaseIterable, Sendable {
     /// How far (seconds) the viseme's influence reaches beyond its segment (anticipation and carry-over).
     public var reach: Double {
         switch self {
-        case .silence: return 0.06
-        case .open, .mid, .spread, .roundOpen, .rounded, .rhotic: return 0.08
-        default: return 0.045
+        case .bilabial, .labiodental: return 0.025   // strong but brief: closures are sharp
+        case .silence, .open, .mid, .spread, .roundOpen, .rounded, .rhotic: return 0.06
+        default: return 0.04
         }
     }
 }
@@ -77,7 +77,7 @@ public enum PhonemeVisemes {
         "a": [.open], "a#": [.open], "A:": [.open], "A@": [.open, .rhotic], "V": [.open], "aa": [.open],
         "@": [.mid], "@2": [.mid], "@5": [.mid], "3": [.mid], "3:": [.mid, .rhotic], "e": [.mid], "E": [.mid],
         "i": [.spread], "i:": [.spread], "I": [.spread], "I2": [.spread], "I#": [.spread],
-        "0": [.roundOpen], "O": [.roundOpen], "O:": [.roundOpen], "O@": [.roundOpen, .rhotic],
+        "0": [.roundOpen], "O": [.roundOpen], "O2": [.roundOpen], "O:": [.roundOpen], "O@": [.roundOpen, .rhotic], "o@": [.roundOpen, .rhotic],
         "u": [.rounded], "u:": [.rounded], "U": [.rounded], "u@": [.rounded, .mid],
         // diphthongs
         "aI": [.open, .spread], "aI@": [.open, .spread], "aU": [.open, .rounded], "aU@": [.open, .rounded],

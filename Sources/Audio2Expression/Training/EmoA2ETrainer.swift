@@ -92,7 +92,7 @@ public final class EmoA2ETrainer {
 
     /// Trains until `config.steps` (counting steps done before a resume) or the wall-time budget.
     @discardableResult
-    public func run(progress: ((EmoA2ETrainingLog) -> Void)? = nil) throws -> [EmoA2ETrainingLog] {
+    public func run(progress: (EmoA2ETrainingLog) -> Void = { _ in }) throws -> [EmoA2ETrainingLog] {
         let start = Date()
         var logs: [EmoA2ETrainingLog] = []
         while step < config.steps {
@@ -102,7 +102,7 @@ public final class EmoA2ETrainer {
                 let entry = EmoA2ETrainingLog(step: step, loss: try v.total.item(), reconstruction: v.reconstruction,
                                               landmark: v.landmark, seconds: elapsed)
                 logs.append(entry)
-                progress?(entry)
+                progress(entry)
             }
             if let path = config.checkpointPath, config.checkpointEvery > 0, step % config.checkpointEvery == 0 {
                 try saveCheckpoint(to: URL(fileURLWithPath: path))

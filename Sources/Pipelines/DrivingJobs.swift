@@ -62,8 +62,8 @@ extension TalkingFacePipeline {
         let driving = try videoCoefficients(video: video, coefficients: coefficients, maxFrames: maxFrames)
         let (frames, renders) = try generate(source: source, motion: driving.coefficients, temporal: true)
         let panels: [[Tensor]] = try (0..<frames.size(0)).map { i in
-            sideBySide ? [source.image.squeeze(0), driving.frames[i].squeeze(0), renders.select(0, i), frames.select(0, i)]
-                       : [frames.select(0, i)]
+            try sideBySide ? [source.image.squeeze(0), driving.frames[i].squeeze(0), renders.select(0, i), frames.select(0, i)]
+                           : [frames.select(0, i)]
         }
         try writeVideo(panels: panels, fps: driving.fps, output: output, tileSize: outputSize ?? size, audio: audio)
         return frames.size(0)
@@ -97,7 +97,7 @@ extension TalkingFacePipeline {
         }
         let (frames, renders) = try generate(source: source, motion: motion, temporal: true)
         let panels: [[Tensor]] = try (0..<n).map { i in
-            sideBySide ? [source.image.squeeze(0), renders.select(0, i), frames.select(0, i)] : [frames.select(0, i)]
+            try sideBySide ? [source.image.squeeze(0), renders.select(0, i), frames.select(0, i)] : [frames.select(0, i)]
         }
         try writeVideo(panels: panels, fps: fps, output: output, tileSize: outputSize ?? size, audio: audio)
         return motion

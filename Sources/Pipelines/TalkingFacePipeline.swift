@@ -53,7 +53,7 @@ public final class TalkingFacePipeline {
         generator.eval()
         self.renderer = renderer
         self.options = options
-        sampler = TGDMSampler(model: generator, schedule: NoiseSchedule())
+        sampler = TGDMSampler(model: generator, schedule: try NoiseSchedule())
     }
 
     // MARK: portraits and coefficients

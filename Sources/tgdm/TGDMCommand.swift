@@ -4,6 +4,24 @@ import Pipelines
 
 @main
 struct TGDMCommand: ParsableCommand {
+    /// libgomp reads OMP_WAIT_POLICY when it loads, before `main`: with the default (active) policy its
+    /// threads spin and, on a small shared machine, a forward pass can be 30× slower. So the CLI re-executes
+    /// itself once with the passive policy unless the user chose one.
+    static func main() {
+        if getenv("OMP_WAIT_POLICY") == nil {
+            setenv("OMP_WAIT_POLICY", "PASSIVE", 1)
+            var args = CommandLine.arguments.map { strdup($0) }
+            args.append(nil)
+            execv("/proc/self/exe", &args)   // returns only on failure: carry on in this process
+        }
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            Self.exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "tgdm",
         abstract: "Multimodal-driven talking faces with the Texture-Geometry-aware Diffusion Model.",

@@ -77,7 +77,7 @@ struct TrainTGDMCommand: ParsableCommand {
             let dir = URL(fileURLWithPath: out)
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let model = try TGDMUNet(config: modelConfig)
-            let trainer = try TGDMTrainer(model: model, dataset: dataset, config: tc, schedule: NoiseSchedule(), outputDirectory: dir)
+            let trainer = try TGDMTrainer(model: model, dataset: dataset, config: tc, schedule: try NoiseSchedule(), outputDirectory: dir)
             let ckpt = dir.appendingPathComponent("checkpoint.safetensors")
             if !fresh, FileManager.default.fileExists(atPath: ckpt.path) {
                 try trainer.loadCheckpoint(from: ckpt)

@@ -90,7 +90,8 @@ func loadEmoA2E(_ path: String?) throws -> EmoA2E {
     guard let json = try Safetensors.load(url).metadata["emoa2e.config"] else {
         throw ValidationError("\(url.lastPathComponent) is not an EmoA2E weights file")
     }
-    let encoder: EmotionTextEncoder? = try EmoA2EConfig.from(json: json).emotionConditioned ? MiniLMEmotionEncoder.installed() : nil
+    let config = try JSONDecoder().decode(EmoA2EConfig.self, from: Data(json.utf8))
+    let encoder: EmotionTextEncoder? = config.emotionConditioned ? try MiniLMEmotionEncoder.installed() : nil
     return try EmoA2E.load(weights: url, textEncoder: encoder)
 }
 

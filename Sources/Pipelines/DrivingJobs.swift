@@ -25,7 +25,7 @@ extension TalkingFacePipeline {
     // MARK: video
 
     /// Coefficients of every frame of a driving video: from a coefficient file when given (one row per
-    /// frame), else by tracking: the first frame is fitted from scratch, each later one from its predecessor.
+    /// frame) or found next to the video (`NAME.coeffs.json`), else by tracking: the first frame is fitted from scratch, each later one from its predecessor.
     public func videoCoefficients(video: URL, coefficients: URL?, maxFrames: Int?) throws -> (coefficients: Coefficients, frames: [Tensor], fps: Double) {
         let reader = try VideoReader(url: video, size: (size, size))
         defer { reader.close() }
@@ -36,7 +36,8 @@ extension TalkingFacePipeline {
         }
         guard !frames.isEmpty else { throw PipelineError("\(video.lastPathComponent) has no frames") }
         let fps = reader.info.fps > 0 ? reader.info.fps : 25
-        if let url = coefficients {
+        let sidecar = video.deletingPathExtension().appendingPathExtension("coeffs.json")
+        if let url = coefficients ?? (FileManager.default.fileExists(atPath: sidecar.path) ? sidecar : nil) {
             let c = try Coefficients.load(from: url)
             guard c.batch >= frames.count else {
                 throw PipelineError("\(url.lastPathComponent) has \(c.batch) frames of coefficients, the video \(frames.count)")

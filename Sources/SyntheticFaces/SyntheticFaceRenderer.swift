@@ -212,3 +212,34 @@ public enum SyntheticDataError: Error, CustomStringConvertible {
         switch self { case .invalid(let m): return m }
     }
 }
+
+extension MotionSample {
+    /// A smooth talking-head sequence: head turns and nods as slow sinusoids, the jaw opening and closing
+    /// at a syllable rate, a smile that comes and goes, blinks and a drifting gaze.
+    public static func sequence(frames: Int, fps: Double = 25, seed: UInt64, model: MorphableModel) -> [MotionSample] {
+        var rng = SplitMix64(seed: seed)
+        let names = model.expressionNames
+        func unit(_ name: String) -> Int? { names.firstIndex(of: name) }
+        let jaw = unit("jawOpen"), smileL = unit("mouthSmileLeft"), smileR = unit("mouthSmileRight")
+        let blinkL = unit("eyeBlinkLeft"), blinkR = unit("eyeBlinkRight"), brow = unit("browInnerUp")
+        let phases = (0..<8).map { _ in rng.uniform(0, 6.28) }
+        return (0..<frames).map { i in
+            let t = Float(Double(i) / fps)
+            var m = MotionSample.neutral
+            m.pose[1] = 0.35 * Foundation.sin(2 * .pi * 0.25 * t + phases[0])
+            m.pose[0] = 0.12 * Foundation.sin(2 * .pi * 0.4 * t + phases[1])
+            m.pose[2] = 0.06 * Foundation.sin(2 * .pi * 0.3 * t + phases[2])
+            if let j = jaw { m.expression[j] = Swift.max(0, 0.55 * Foundation.sin(2 * .pi * 3.0 * t + phases[3])) }
+            let smile = Swift.max(0, 0.7 * Foundation.sin(2 * .pi * 0.2 * t + phases[4]))
+            if let a = smileL { m.expression[a] = smile }
+            if let b = smileR { m.expression[b] = smile }
+            if let b = brow { m.expression[b] = Swift.max(0, 0.6 * Foundation.sin(2 * .pi * 0.15 * t + phases[5])) }
+            let blink: Float = (Int(t * 10) % 31 == 0) ? 1 : 0
+            if let l = blinkL { m.expression[l] = blink }
+            if let r = blinkR { m.expression[r] = blink }
+            let gx = 0.3 * Foundation.sin(2 * .pi * 0.17 * t + phases[6]), gy = 0.15 * Foundation.sin(2 * .pi * 0.23 * t + phases[7])
+            m.gaze = [gx, gy, gx, gy]
+            return m
+        }
+    }
+}

@@ -31,7 +31,7 @@ struct TGDMCommand: ParsableCommand {
         bundled model and sample inputs.
         """,
         subcommands: [
-            ReenactCommand.self, VideoCommand.self, TalkCommand.self, SwapCommand.self, A2ECommand.self,
+            DemoCommand.self, ReenactCommand.self, VideoCommand.self, TalkCommand.self, SwapCommand.self, A2ECommand.self,
             RenderCommand.self, FaceGridCommand.self, DatasetCommand.self, TrainCommand.self, SpeakCommand.self, BenchCommand.self, InfoCommand.self,
         ]
     )

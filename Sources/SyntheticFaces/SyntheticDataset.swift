@@ -59,7 +59,9 @@ public enum SyntheticDataset {
             progress?(i + 1, config.identities)
         }
         let s = config.size
-        let meta = String(data: try JSONEncoder().encode(config), encoding: .utf8) ?? "{}"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]   // byte-identical files for identical configurations
+        let meta = String(data: try encoder.encode(config), encoding: .utf8) ?? "{}"
         try Safetensors.save([
             "images": try Tensor(images, shape: [n, 3, s, s]),
             "renders": try Tensor(renders, shape: [n, 3, s, s]),

@@ -17,8 +17,15 @@ final class SyntheticFacesTests: XCTestCase {
     func testGenerationIsDeterministicAndSeedDependent() throws {
         let a = try makeDataset(seed: 7), b = try makeDataset(seed: 7), c = try makeDataset(seed: 8)
         defer { for u in [a, b, c] { try? FileManager.default.removeItem(at: u) } }
+        let fa = try Safetensors.load(a), fb = try Safetensors.load(b), fc = try Safetensors.load(c)
+        XCTAssertEqual(fa.metadata, fb.metadata)
+        for key in ["images", "renders", "coefficients", "identity"] {
+            let x = try XCTUnwrap(fa.tensors[key]), y = try XCTUnwrap(fb.tensors[key])
+            XCTAssertEqual(try x.to(.float64).toArray(Double.self), try y.to(.float64).toArray(Double.self), key)
+        }
         XCTAssertEqual(try Data(contentsOf: a), try Data(contentsOf: b))
-        XCTAssertNotEqual(try Data(contentsOf: a), try Data(contentsOf: c))
+        XCTAssertNotEqual(try fa.tensors["images"]!.to(.float64).toArray(Double.self),
+                          try fc.tensors["images"]!.to(.float64).toArray(Double.self))
     }
 
     func testPairsComeFromOneIdentityAndSplitsAreDisjoint() throws {

@@ -29,6 +29,7 @@ struct GeneratorOptions: ParsableArguments {
             let bar = bars[stage] ?? ProgressBar(stage, total: total)
             bars[stage] = bar
             bar.update(done)
+            if done >= total { bars[stage] = nil }   // the next job with this stage gets a fresh bar
             return stopRequested == 0
         }
         installStopHandler()

@@ -2,6 +2,7 @@ import Audio2Expression
 import FaceModel
 import Foundation
 import Media
+import SyntheticFaces
 import TextEncoder
 
 /// The four drivers of the paper's Fig. 2, each ending in files a person can look at.
@@ -106,18 +107,22 @@ extension TalkingFacePipeline {
 
     // MARK: face swapping
 
-    /// Face swapping by recombination (Sec. 4.4 inference): I_3d is rendered with the source identity α_s
-    /// and every other coefficient of the target, and the generator takes its texture from the target, so
-    /// hair, background, skin and expression stay the target's while the face shape becomes the source's.
+    /// Face swapping (Sec. 4.4 inference): I_3d is rendered with the source identity α_s and every other
+    /// coefficient of the target. With a generator trained by the swapping paradigm (`maskedTexture`), the
+    /// texture image is the target with its face masked out, as in training; with the reenactment
+    /// generator it is the whole target. Hair, background, skin and expression stay the target's while the
+    /// face shape becomes the source's.
     @discardableResult
-    public func swap(source: Portrait, target: Portrait, output: URL, grid: URL? = nil) throws -> Tensor {
+    public func swap(source: Portrait, target: Portrait, output: URL, grid: URL? = nil, maskedTexture: Bool = false) throws -> Tensor {
         let rho = try Coefficients.swap(source: source.coefficients, target: target.coefficients)
-        let (frames, renders) = try generate(rho: rho, sourceImage: target.image, temporal: false)
+        var texture = target.image
+        if maskedTexture { texture = try FaceMasking.maskFace(image: target.image, render: renderGeometry(target.coefficients)) }
+        let (frames, renders) = try generate(rho: rho, sourceImage: texture, temporal: false)
         let result = try frames.select(0, 0)
         try RGBImage(tensor: result).write(to: output)
         if let grid {
-            try ImageGrid.save([source.image.squeeze(0), target.image.squeeze(0), renders.select(0, 0), result], columns: 4,
-                               to: grid, labels: ["identity", "target", "I_3d", "swapped"])
+            try ImageGrid.save([source.image.squeeze(0), target.image.squeeze(0), texture.squeeze(0), renders.select(0, 0), result],
+                               columns: 5, to: grid, labels: ["identity", "target", "texture in", "I_3d", "swapped"])
         }
         return result
     }

@@ -90,7 +90,7 @@ public final class SyntheticPairDataset: PairDataset, @unchecked Sendable {
     public let split: Split
     let images: Tensor, renders: Tensor, coefficients: Tensor
     /// Frame indices of each identity in this split.
-    let frameGroups: [[Int]]
+    public let frameGroups: [[Int]]
     let pairsPerIdentity: Int
 
     public init(url: URL, split: Split) throws {
@@ -145,4 +145,40 @@ public final class SyntheticPairDataset: PairDataset, @unchecked Sendable {
     }
 
     static func unit(_ u8: Tensor) throws -> Tensor { try u8.to(.float32) / 127.5 - 1.0 }
+}
+
+/// Training data for the face-swapping paradigm (paper Sec. 4.4, Fig. 4): each frame is reconstructed
+/// from its own I_3d and ρ with a source texture image whose face region is masked out, so the identity
+/// can only come from the geometry (I_3d, ρ) while hair, background and neck come from the masked image.
+public final class SyntheticSwapDataset: PairDataset, @unchecked Sendable {
+    public let frames: SyntheticPairDataset
+    let indices: [Int]
+
+    public init(url: URL, split: SyntheticPairDataset.Split) throws {
+        frames = try SyntheticPairDataset(url: url, split: split)
+        indices = frames.frameGroups.flatMap { $0 }
+    }
+
+    public var count: Int { indices.count }
+
+    public func example(at index: Int) throws -> PairExample {
+        guard index >= 0, index < count else { throw SyntheticDataError.invalid("frame \(index) outside 0..<\(count)") }
+        let f = try frames.frame(indices[index])
+        return PairExample(source: try FaceMasking.maskFace(image: f.image, render: f.render), target: f.image,
+                           render: f.render, coefficients: f.coefficients)
+    }
+}
+
+/// The face mask of the swapping paradigm, taken from the I_3d render (its background is exactly −1).
+public enum FaceMasking {
+    /// Replaces the face region (the render's foreground, dilated by `dilate` pixels) with 0 (mid grey).
+    public static func maskFace(image: Tensor, render: Tensor, dilate: Int = 1) throws -> Tensor {
+        let batched = render.rank == 3
+        let r = batched ? try render.unsqueeze(0) : render
+        var face = try r.gt(-0.999).to(.float32).max([1], keepDim: true)        // N×1×H×W
+        if dilate > 0 { face = try F.maxPool2d(face, kernel: 2 * dilate + 1, stride: 1, padding: dilate) }
+        let img = batched ? try image.unsqueeze(0) : image
+        let out = try img * (1.0 - face)
+        return batched ? try out.squeeze(0) : out
+    }
 }

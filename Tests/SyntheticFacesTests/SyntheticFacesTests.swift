@@ -67,6 +67,22 @@ final class SyntheticFacesTests: XCTestCase {
         XCTAssertGreaterThan(try (e.source - e.target).abs().mean().item(), 0.01)
     }
 
+    func testSwapExamplesHideTheFaceButKeepTheRest() throws {
+        let url = try makeDataset(seed: 3)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let ds = try SyntheticSwapDataset(url: url, split: .train)
+        XCTAssertEqual(ds.count, 2 * 3)
+        let e = try ds.example(at: 1)
+        let face = try e.render.gt(-0.999).to(.float32).max([0])                  // H×W
+        let faceFraction = try face.mean().item()
+        XCTAssertGreaterThan(faceFraction, 0.1)
+        // Inside the face the source is blank; far outside it the source equals the target.
+        XCTAssertEqual(try (e.source.abs() * face).sum().item(), 0, accuracy: 1e-6)
+        let outside = try 1.0 - F.maxPool2d(face.unsqueeze(0).unsqueeze(0), kernel: 5, stride: 1, padding: 2).squeeze(0).squeeze(0)
+        XCTAssertEqual(try ((e.source - e.target).abs() * outside).sum().item(), 0, accuracy: 1e-5)
+        XCTAssertGreaterThan(try (e.target.abs() * face).sum().item(), 1)
+    }
+
     func testRejectsBadConfigAndForeignFiles() throws {
         XCTAssertThrowsError(try SyntheticDatasetConfig(size: 8).validate())
         XCTAssertThrowsError(try SyntheticDatasetConfig(identities: 4, testIdentities: 4).validate())

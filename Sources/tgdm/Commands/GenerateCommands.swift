@@ -191,6 +191,7 @@ struct SwapCommand: ParsableCommand {
     @Option(help: "Target image.") var target: String
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String = "swap.png"
     @Option(help: "Also write a comparison grid.") var grid: String?
+    @Flag(help: "The --model was trained with `--task swap` (its texture input is the face-masked target).") var swapModel = false
     @OptionGroup var generator: GeneratorOptions
 
     func run() throws {
@@ -198,7 +199,7 @@ struct SwapCommand: ParsableCommand {
             let p = try generator.makePipeline()
             let s = try p.portrait(url: URL(fileURLWithPath: source))
             let t = try p.portrait(url: URL(fileURLWithPath: target))
-            try p.swap(source: s, target: t, output: outputURL(output), grid: grid.map(outputURL))
+            try p.swap(source: s, target: t, output: outputURL(output), grid: grid.map(outputURL), maskedTexture: swapModel)
             print("wrote \(output)")
         }
     }

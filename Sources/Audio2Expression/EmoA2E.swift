@@ -70,47 +70,63 @@ public final class EmoA2E {
     /// As `predict(mfccClips:identity:emotion:intensity:)` with a precomputed 1×D (or D) embedding.
     /// Sequences longer than a window are covered by half-overlapping windows blended with triangular weights.
     public func predict(mfccClips: Tensor, identity: Tensor, emotionEmbedding: Tensor?, intensity: Double = 1) throws -> Tensor {
+        let conditions = config.emotionConditioned ? [(emotionEmbedding, intensity)] : [(nil, intensity)]
+        return try predict(mfccClips: mfccClips, identity: identity, conditions: conditions)[0]
+    }
+
+    /// One T×E prediction per (embedding, intensity) condition for the same audio and identity, computed
+    /// as one batch (faster than separate calls when comparing prompts or intensities).
+    public func predict(mfccClips: Tensor, identity: Tensor, conditions: [(embedding: Tensor?, intensity: Double)]) throws -> [Tensor] {
         let c = config
         guard mfccClips.rank == 3, mfccClips.size(1) == c.mfccRowsPerFrame, mfccClips.size(2) == c.mfccCoefficients else {
             throw EmoA2EError("MFCC clips must be T×\(c.mfccRowsPerFrame)×\(c.mfccCoefficients), got \(mfccClips.shape)")
         }
         let frames = mfccClips.size(0)
         guard frames > 0 else { throw EmoA2EError("no MFCC frames") }
+        guard !conditions.isEmpty else { throw EmoA2EError("no conditions to predict for") }
         guard identity.count == c.identityDim else { throw EmoA2EError("identity has \(identity.count) values, expected \(c.identityDim)") }
-        guard intensity.isFinite, (0...3).contains(intensity) else { throw EmoA2EError("intensity \(intensity) outside [0, 3]") }
         guard try mfccClips.floats().allSatisfy({ $0.isFinite }), try identity.floats().allSatisfy({ $0.isFinite }) else {
             throw EmoA2EError("MFCC clips or identity hold NaN or infinite values")
         }
+        let n = conditions.count
         var z: Tensor? = nil, eta: Tensor? = nil
         if c.emotionConditioned {
-            guard let e = emotionEmbedding, e.count == c.emotionDim else {
-                throw EmoA2EError("an emotion embedding of \(c.emotionDim) values is required")
+            var rows: [Tensor] = []
+            for (e, intensity) in conditions {
+                guard intensity.isFinite, (0...3).contains(intensity) else { throw EmoA2EError("intensity \(intensity) outside [0, 3]") }
+                guard let e, e.count == c.emotionDim else { throw EmoA2EError("an emotion embedding of \(c.emotionDim) values is required") }
+                rows.append(try e.reshape([c.emotionDim]).to(.float32))
             }
-            z = try e.reshape([1, c.emotionDim]).to(.float32)
-            eta = try Tensor([Float(intensity)])
+            z = try Tensor.stack(rows)
+            eta = try Tensor(conditions.map { Float($0.intensity) })
+        } else {
+            for (_, intensity) in conditions where !(intensity.isFinite && (0...3).contains(intensity)) {
+                throw EmoA2EError("intensity \(intensity) outside [0, 3]")
+            }
         }
-        let alpha = try identity.reshape([1, c.identityDim]).to(.float32)
+        let alpha = try identity.reshape([1, c.identityDim]).to(.float32).expand([n, c.identityDim])
         let clips = try mfccClips.to(.float32)
-        return try Torch.noGrad {
+        let result: Tensor = try Torch.noGrad {
             let k = c.windowFrames
-            if frames <= k {
-                return try model(mfcc: clips.unsqueeze(0), identity: alpha, emotion: z, intensity: eta).squeeze(0)
+            func run(_ window: Tensor) throws -> Tensor {   // window: L×R×C → n×L×E
+                let batch = try window.unsqueeze(0).expand([n] + window.shape)
+                return try model(mfcc: batch, identity: alpha, emotion: z, intensity: eta)
             }
+            if frames <= k { return try run(clips) }
             let hop = max(k / 2, 1)
             var starts = Array(stride(from: 0, through: frames - k, by: hop))
             if starts.last! != frames - k { starts.append(frames - k) }
             // Triangular weights: a window's edges count least, so seams between windows blend smoothly.
-            let ramp = try Tensor((0..<k).map { Float(min($0 + 1, k - $0)) }, shape: [k, 1])
-            var sum = try Tensor.zeros([frames, c.expressionDim])
-            var weight = try Tensor.zeros([frames, 1])
-            let index = { (s: Int) in try Tensor((s..<(s + k)).map { Int64($0) }) }
+            let ramp = try Tensor((0..<k).map { Float(min($0 + 1, k - $0)) }, shape: [1, k, 1])
+            var sum = try Tensor.zeros([n, frames, c.expressionDim])
+            var weight = try Tensor.zeros([1, frames, 1])
             for s in starts {
-                let window = try clips.narrow(0, s, k).unsqueeze(0)
-                let out = try model(mfcc: window, identity: alpha, emotion: z, intensity: eta).squeeze(0)
-                sum = try sum.indexAdd(0, index(s), out * ramp)
-                weight = try weight.indexAdd(0, index(s), ramp)
+                let index = try Tensor((s..<(s + k)).map { Int64($0) })
+                sum = try sum.indexAdd(1, index, run(clips.narrow(0, s, k)) * ramp)
+                weight = try weight.indexAdd(1, index, ramp)
             }
             return try sum / weight
         }
+        return try (0..<n).map { try result.select(0, $0) }
     }
 }

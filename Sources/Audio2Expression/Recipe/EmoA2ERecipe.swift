@@ -5,7 +5,7 @@ import Media
 /// Settings of the reproducible EmoA2E training run on synthetic speech (docs/EMOA2E.md).
 public struct EmoA2ERecipeConfig: Codable, Sendable {
     public var model = EmoA2EConfig(hiddenDim: 128, layers: 3, heads: 4, dropout: 0.1)
-    public var training = EmoA2ETrainingConfig(steps: 2400, batchSize: 16, learningRate: 1e-3, logEvery: 200)
+    public var training = EmoA2ETrainingConfig(steps: 2000, batchSize: 16, learningRate: 1e-3, logEvery: 200)
     /// Every backbone gets the same steps and batch size (the ablation of Sec. 5.3).
     public var backbones: [EmoA2EBackbone] = [.transformer, .gru, .mlp]
     public var voicesPerTrainingSentence = 3
@@ -229,67 +229,75 @@ public enum EmoA2ERecipe {
 
     static func evaluate(_ emo: EmoA2E, _ evaluation: [EvalUtterance], builder: ExpressionTrackBuilder, projector: LandmarkProjector,
                          encoder: EmotionTextEncoder) throws -> EmoA2EBackboneReport {
+        let emotions = MEADEmotion.allCases
+        var embedding: [String: Tensor] = [:]
+        func embed(_ w: String) throws -> Tensor {
+            if let z = embedding[w] { return z }
+            let z = try encoder.embed(w)
+            embedding[w] = z
+            return z
+        }
+        // Lip sync: every emotion's plain word at η = 2, batched per utterance.
         var lmdSeen = 0.0, lmdUnseen = 0.0, nSeen = 0.0, nUnseen = 0.0, sqErr = 0.0, nErr = 0.0
         for ev in evaluation {
-            for e in MEADEmotion.allCases {
+            let preds = try emo.predict(mfccClips: ev.utterance.mfcc, identity: ev.identity,
+                                        conditions: emotions.map { (try embed($0.rawValue), 2.0) })
+            for (e, pred) in zip(emotions, preds) {
                 let target = try builder.expression(speech: ev.speech, emotion: e, intensity: 2, speakerScale: ev.scale)
-                let pred = try emo.predict(mfccClips: ev.utterance.mfcc, identity: ev.identity, emotionEmbedding: encoder.embed(e.rawValue), intensity: 2)
                 let d = try lmd(pred, target, ev.identity, projector)
                 if ev.unseenVoice { lmdUnseen += d; nUnseen += 1 } else { lmdSeen += d; nSeen += 1 }
                 sqErr += try (pred - target).square().sum().item()
                 nErr += Double(target.count)
             }
         }
-        // Emotion words at η = 3 on the held-out sentences spoken by a training voice.
+        // Emotion words at η = 3 on the held-out sentences spoken by training voices: the nearest emotion
+        // target (mean squared error over frames and coefficients) is the predicted class.
         let probe = evaluation.filter { !$0.unseenVoice }
-        func classify(_ word: String) throws -> (MEADEmotion, Double) {
-            var errors = [MEADEmotion: Double](), cosine = 0.0, expected: MEADEmotion? = nil
-            for e in MEADEmotion.allCases where e.trainingWords.contains(word) || e.heldOutWords.contains(word) { expected = e }
-            let z = try encoder.embed(word), zNeutral = try encoder.embed("neutral")
-            for ev in probe {
-                let pred = try emo.predict(mfccClips: ev.utterance.mfcc, identity: ev.identity, emotionEmbedding: z, intensity: 3)
-                for e in MEADEmotion.allCases {
-                    let target = try builder.expression(speech: ev.speech, emotion: e, intensity: 3, speakerScale: ev.scale)
-                    errors[e, default: 0] += try (pred - target).square().mean().item()
-                }
-                if let expected {
-                    let base = try emo.predict(mfccClips: ev.utterance.mfcc, identity: ev.identity, emotionEmbedding: zNeutral, intensity: 3)
-                    let trueOffset = try builder.expression(speech: ev.speech, emotion: expected, intensity: 3, speakerScale: ev.scale)
-                        - builder.expression(speech: ev.speech, emotion: .neutral, intensity: 3, speakerScale: ev.scale)
-                    let predOffset = try pred - base
-                    let c = try (predOffset * trueOffset).sum().item() / max(try predOffset.norm().item() * trueOffset.norm().item(), 1e-9)
-                    cosine += c
-                }
+        let words = emotions.map { $0.rawValue } + emotions.flatMap { $0.heldOutWords }
+        func expected(_ w: String) -> MEADEmotion { emotions.first { $0.rawValue == w || $0.heldOutWords.contains(w) }! }
+        var errors = [String: [Double]](), cosines = [String: Double]()
+        for w in words { errors[w] = [Double](repeating: 0, count: emotions.count); cosines[w] = 0 }
+        for ev in probe {
+            let preds = try emo.predict(mfccClips: ev.utterance.mfcc, identity: ev.identity,
+                                        conditions: try (words + ["neutral"]).map { (try embed($0), 3.0) })
+            let neutralPred = preds.last!
+            let targets = try emotions.map { try builder.expression(speech: ev.speech, emotion: $0, intensity: 3, speakerScale: ev.scale) }
+            let neutralTarget = targets[emotions.firstIndex(of: .neutral)!]
+            for (w, pred) in zip(words, preds) {
+                for (j, t) in targets.enumerated() { errors[w]![j] += try (pred - t).square().mean().item() }
+                let trueOffset = try targets[emotions.firstIndex(of: expected(w))!] - neutralTarget
+                let predOffset = try pred - neutralPred
+                let denominator = try predOffset.norm().item() * trueOffset.norm().item()
+                cosines[w]! += denominator > 1e-9 ? try (predOffset * trueOffset).sum().item() / denominator : 0
             }
-            return (errors.min { $0.value < $1.value }!.key, cosine / Double(max(probe.count, 1)))
         }
         var trainingCorrect = 0.0, heldCorrect = 0.0, heldCosine = 0.0, heldCosineCount = 0.0
         var predictions: [String: String] = [:]
-        for e in MEADEmotion.allCases {
-            if try classify(e.rawValue).0 == e { trainingCorrect += 1 }
-            for w in e.heldOutWords {
-                let (got, cos) = try classify(w)
+        for w in words {
+            let got = emotions[errors[w]!.indices.min { errors[w]![$0] < errors[w]![$1] }!]
+            let truth = expected(w)
+            if w == truth.rawValue {
+                if got == truth { trainingCorrect += 1 }
+            } else {
                 predictions[w] = got.rawValue
-                if got == e { heldCorrect += 1 }
-                if e != .neutral { heldCosine += cos; heldCosineCount += 1 }
+                if got == truth { heldCorrect += 1 }
+                if truth != .neutral { heldCosine += cosines[w]! / Double(max(probe.count, 1)); heldCosineCount += 1 }
             }
         }
         // Intensity response: RMS of (happy prediction − neutral-prompt prediction) at η = 1, 2, 3.
         var happyOffsets: [Double] = []
         if let ev = probe.first {
-            let zHappy = try encoder.embed("happy"), zNeutral = try encoder.embed("neutral")
-            for eta in [1.0, 2.0, 3.0] {
-                let h = try emo.predict(mfccClips: ev.utterance.mfcc, identity: ev.identity, emotionEmbedding: zHappy, intensity: eta)
-                let n = try emo.predict(mfccClips: ev.utterance.mfcc, identity: ev.identity, emotionEmbedding: zNeutral, intensity: eta)
-                happyOffsets.append(try (h - n).square().mean().sqrt().item())
-            }
+            let etas = [1.0, 2.0, 3.0]
+            let preds = try emo.predict(mfccClips: ev.utterance.mfcc, identity: ev.identity,
+                                        conditions: try etas.map { (try embed("happy"), $0) } + etas.map { (try embed("neutral"), $0) })
+            for i in 0..<3 { happyOffsets.append(try (preds[i] - preds[i + 3]).square().mean().sqrt().item()) }
         }
         return EmoA2EBackboneReport(
             backbone: emo.config.backbone, parameters: 0, steps: 0, trainingSeconds: 0, finalLoss: 0,
             heldOutLMD: lmdSeen / max(nSeen, 1), heldOutLMDUnseenVoice: lmdUnseen / max(nUnseen, 1),
             heldOutExpressionRMSE: (sqErr / max(nErr, 1)).squareRoot(),
-            trainingWordAccuracy: trainingCorrect / Double(MEADEmotion.allCases.count),
-            heldOutWordAccuracy: heldCorrect / Double(MEADEmotion.allCases.count * 2),
+            trainingWordAccuracy: trainingCorrect / Double(emotions.count),
+            heldOutWordAccuracy: heldCorrect / Double(emotions.count * 2),
             heldOutWordOffsetCosine: heldCosine / max(heldCosineCount, 1), heldOutWordPredictions: predictions,
             happyOffsetByIntensity: happyOffsets)
     }

@@ -5,6 +5,8 @@ import Media
 import Pipelines
 import SyntheticFaces
 import TGDMModel
+import Audio2Expression
+import TextEncoder
 
 /// Set by SIGINT/SIGTERM so a training loop can stop after its step and write a checkpoint.
 nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
@@ -16,7 +18,7 @@ func installStopHandler() {
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "train", abstract: "Train the networks of the paper.", subcommands: [TrainTGDMCommand.self])
+        commandName: "train", abstract: "Train the networks of the paper.", subcommands: [TrainTGDMCommand.self, TrainA2ECommand.self])
 }
 
 enum ModelPreset: String, ExpressibleByArgument, CaseIterable {
@@ -171,6 +173,42 @@ struct SampleCommand: ParsableCommand {
             }
             try ImageGrid.save(tiles, columns: columns, to: outputURL(output), labels: labels)
             print("wrote \(output) (\(n) \(split) pairs, \(sampler.rawValue) \(steps) steps)")
+        }
+    }
+}
+
+struct TrainA2ECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "a2e",
+        abstract: "Train EmoA2E on synthetic speech (espeak-ng) with viseme and emotion targets; compares Transformer, GRU and MLP at one budget.")
+
+    @Option(help: "Steps per backbone.") var steps: Int = 2000
+    @Option(help: "Batch size.") var batch: Int = 16
+    @Option(help: "Backbones to train, comma separated (transformer,gru,mlp).") var backbones: String = "transformer,gru,mlp"
+    @Option(help: "Run folder (checkpoints, report.json).") var out: String = "runs/emoa2e"
+    @Option(help: "Where to write the transformer's weights for inference (empty: don't).") var ship: String = ""
+    @Option(help: "Seed.") var seed: UInt64 = 2024
+
+    func run() throws {
+        try runReportingErrors {
+            Torch.configureThreads()
+            var c = EmoA2ERecipeConfig()
+            c.training.steps = steps
+            c.training.batchSize = batch
+            c.backbones = try backbones.split(separator: ",").map { name in
+                guard let b = EmoA2EBackbone(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("unknown backbone '\(name)' (transformer, gru, mlp)")
+                }
+                return b
+            }
+            c.outputDirectory = out
+            c.shippedWeightsPath = ship.isEmpty ? nil : ship
+            c.seed = seed
+            let report = try EmoA2ERecipe.run(config: c, textEncoder: MiniLMEmotionEncoder.installed(), faceModel: .loadDefault())
+            for b in report.backbones {
+                print(String(format: "%@: held-out mouth LMD %.3f (unseen voice %.3f), %d steps in %.0f s",
+                             b.backbone.rawValue, b.heldOutLMD, b.heldOutLMDUnseenVoice, b.steps, b.trainingSeconds))
+            }
         }
     }
 }

@@ -45,7 +45,7 @@ public enum SyntheticDataset {
         var identityIds = [Int64](repeating: 0, count: n)
         for i in 0..<config.identities {
             let person = try SyntheticIdentity.make(index: i, seed: config.seed, model: model, anchors: renderer.anchors)
-            var rng = SplitMix64(seed: config.seed ^ (UInt64(i) &* 0xD1B5_4A32_D192_ED03))
+            var rng = SplitMix64(dataSeed: config.seed ^ (UInt64(i) &* 0xD1B5_4A32_D192_ED03))
             let motions = (0..<config.framesPerIdentity).map { _ in MotionSample.random(&rng, jawIndex: renderer.jawIndex) }
             let frames = try renderer.frames(identity: person, motions: motions)
             for (f, frame) in frames.enumerated() {

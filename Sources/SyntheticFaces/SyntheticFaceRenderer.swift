@@ -217,7 +217,7 @@ extension MotionSample {
     /// A smooth talking-head sequence: head turns and nods as slow sinusoids, the jaw opening and closing
     /// at a syllable rate, a smile that comes and goes, blinks and a drifting gaze.
     public static func sequence(frames: Int, fps: Double = 25, seed: UInt64, model: MorphableModel) -> [MotionSample] {
-        var rng = SplitMix64(seed: seed)
+        var rng = SplitMix64(dataSeed: seed)
         let names = model.expressionNames
         func unit(_ name: String) -> Int? { names.firstIndex(of: name) }
         let jaw = unit("jawOpen"), smileL = unit("mouthSmileLeft"), smileR = unit("mouthSmileRight")

@@ -1,25 +1,9 @@
 import FaceModel
 import Foundation
 
-/// A small, fast, seedable RNG (SplitMix64) for the scalar choices of the synthetic data. Tensors
-/// are drawn with libtorch's `Generator`; both are seeded from the dataset seed, so a dataset is
-/// reproducible bit for bit.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    public mutating func uniform(_ lo: Float, _ hi: Float) -> Float { Float.random(in: lo..<hi, using: &self) }
-    public mutating func normal() -> Float {
-        let u1 = max(Float.random(in: 0..<1, using: &self), 1e-7), u2 = Float.random(in: 0..<1, using: &self)
-        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * .pi * u2)
-    }
-    public mutating func chance(_ p: Float) -> Bool { Float.random(in: 0..<1, using: &self) < p }
+extension SplitMix64 {
+    /// The synthetic data's stream for `seed` (offset so that seed 0 does not start at state 0).
+    public init(dataSeed seed: UInt64) { self.init(seed: seed &+ 0x9E37_79B9_7F4A_7C15) }
 }
 
 /// An RGB colour with components in [0, 1].
@@ -73,7 +57,7 @@ public struct SyntheticIdentity: Sendable {
 
     /// Draws identity `index` of the dataset with `seed`.
     public static func make(index: Int, seed: UInt64, model: MorphableModel, anchors: FaceAnchors) throws -> SyntheticIdentity {
-        var rng = SplitMix64(seed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(index) &* 0x9E37_79B9)
+        var rng = SplitMix64(dataSeed: seed &* 0x2545_F491_4F6C_DD1D &+ UInt64(index) &* 0x9E37_79B9)
         let alpha = (0..<80).map { _ in rng.normal() * 0.9 }
         let delta = (0..<80).map { _ in rng.normal() * 0.9 }
         // Light: the frontal preview light with a random direction tilt and colour cast.

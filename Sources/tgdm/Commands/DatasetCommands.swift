@@ -81,7 +81,7 @@ struct SamplesCommand: ParsableCommand {
                 try RGBImage(tensor: frame.image).write(to: dir.appendingPathComponent("\(name).png"))
                 try Coefficients(frame.coefficients).save(to: dir.appendingPathComponent("\(name).coeffs.json"))
             }
-            var rng = SplitMix64(seed: seed)
+            var rng = SplitMix64(dataSeed: seed)
             let src = try r.frames(identity: person(0), motions: [.neutral])[0]
             try save(src, "source")
             var drive = MotionSample.random(&rng, jawIndex: r.jawIndex)

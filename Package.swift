@@ -27,7 +27,10 @@ let package = Package(
         .target(name: "Torch", dependencies: ["CTorch"]),
         // Media: images (libpng/libjpeg), video and audio (ffmpeg), speech (espeak-ng), MFCC, face crop.
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
-        .target(name: "Media", dependencies: ["Torch", "CImageCodecs"]),
+        .target(
+            name: "Media", dependencies: ["Torch", "CImageCodecs"],
+            resources: [.copy("Resources/haarcascade_frontalface_default.xml"), .copy("Resources/HAARCASCADE_LICENSE.txt")]
+        ),
         // Face model: 3DMM coefficients, morphable model, rasterizer and differentiable renderer.
         .target(name: "FaceModel", dependencies: ["Torch", "Media"]),
         // Diffusion: noise schedules and samplers, independent of any network.
@@ -38,10 +41,12 @@ let package = Package(
         .target(name: "Audio2Expression", dependencies: ["Torch", "FaceModel", "Media", "TextEncoder"]),
         // The TGDM generator: UNet with TexAtt and AdaIN, losses, trainer.
         .target(name: "TGDMModel", dependencies: ["Torch", "Diffusion", "FaceModel", "Media"]),
+        // Synthetic benchmark data: identities with detail the 3DMM render lacks, under varied motion.
+        .target(name: "SyntheticFaces", dependencies: ["Torch", "FaceModel", "Media", "TGDMModel"]),
         // End-to-end pipelines: image/video/audio driven reenactment and face swapping.
         .target(
             name: "Pipelines",
-            dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder"]
+            dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder", "SyntheticFaces"]
         ),
         .executableTarget(
             name: "tgdm",
@@ -49,11 +54,12 @@ let package = Package(
         ),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "FaceModelTests", dependencies: ["FaceModel"]),
+        .testTarget(name: "FaceModelTests", dependencies: ["FaceModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TGDMModelTests", dependencies: ["TGDMModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder"], resources: [.copy("Fixtures")]),
         .testTarget(name: "Audio2ExpressionTests", dependencies: ["Audio2Expression"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SyntheticFacesTests", dependencies: ["SyntheticFaces"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines"]),
     ],
     swiftLanguageModes: [.v5],

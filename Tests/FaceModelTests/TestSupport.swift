@@ -13,7 +13,7 @@ enum Shared {
 }
 
 func fixtureURL(_ name: String) -> URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(name)
+    Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(name)
 }
 
 func makeTempDir(_ name: String = #function) throws -> URL {

@@ -59,7 +59,7 @@ final class ImageIOTests: XCTestCase {
         // ffmpeg widens 8 to 16 bits as v << 8 (255 -> 65280), so scaling back may be one level lower.
         for name in ["rgb48be", "rgba64be"] {
             let wide = try RGBImage(contentsOf: try make("\(name).png", name))
-            XCTAssertEqual(zip(wide.pixels, reference.pixels).map { abs(Int($0) - Int($1)) }.max(), 1)
+            XCTAssertLessThanOrEqual(zip(wide.pixels, reference.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 99, 1)
         }
         let gray = try RGBImage(contentsOf: try make("gray.png", "gray"))
         let gray16 = try RGBImage(contentsOf: try make("gray16.png", "gray16be"))

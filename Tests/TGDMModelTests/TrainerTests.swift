@@ -99,6 +99,7 @@ final class TrainerTests: XCTestCase {
         let late = logged.history.suffix(10).map(\.simple).reduce(0, +) / 10
         print("L_simple first 10 steps \(early), last 10 steps \(late)")
         XCTAssertLessThan(late, early)
+        print(lines.joined(separator: "\n"))
         XCTAssertEqual(lines.count, 2)
         XCTAssertTrue(lines[1].hasPrefix("step 40/40 | loss "), lines[1])
         XCTAssertTrue(lines[1].contains("it/s"))

@@ -190,9 +190,17 @@ class FrontalView:
         return img
 
 
+_taken = set()
+
+
 def nearest_vertex(xy, candidates, v):
+    """The candidate vertex nearest to xy in front view that no other landmark uses yet."""
     d = np.linalg.norm(v[candidates, :2] - np.asarray(xy)[None, :], axis=1)
-    return int(candidates[d.argmin()])
+    for k in np.argsort(d):
+        if int(candidates[k]) not in _taken:
+            _taken.add(int(candidates[k]))
+            return int(candidates[k])
+    raise SystemExit("no free vertex for a landmark")
 
 
 def opening_contour(view, mask, count_upper, count_lower):
@@ -220,6 +228,7 @@ def place_landmarks(v, tris, face_surface, eye_l, eye_r, mouth_open_v, mouth_int
     """68 vertex indices with iBUG semantics. Image-left is the subject's right (model -x)."""
     view = FrontalView(v, tris)
     skin = view.visible_vertices(face_surface)
+    _taken.clear()
     lm = {}
 
     # Eyes: the visible part of each eyeball is the eye opening. Subject's right eye (-x) = 36..41.
@@ -257,6 +266,7 @@ def place_landmarks(v, tris, face_surface, eye_l, eye_r, mouth_open_v, mouth_int
     nasion_zone = ridge[np.abs(v[ridge, 1] - (eye_y + 0.03)) < 0.08]
     nasion = nasion_zone[v[nasion_zone, 2].argmin()]
     lm[27], lm[30] = int(nasion), int(tip)
+    _taken.update([lm[27], lm[30]])
     for k, f in ((28, 1 / 3), (29, 2 / 3)):
         y = v[nasion, 1] + f * (v[tip, 1] - v[nasion, 1])
         lm[k] = nearest_vertex([0.0, y], mid, v)

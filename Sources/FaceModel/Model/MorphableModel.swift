@@ -182,28 +182,11 @@ public final class MorphableModel: @unchecked Sendable {
     /// Where the default model lives: `$TGDM_FACE_MODEL` if set; else `Models/face/tgdm_face_model.safetensors`
     /// found from the working directory, the executable's folder or this source file upwards.
     public static func defaultModelURL() throws -> URL {
-        let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["TGDM_FACE_MODEL"], !env.isEmpty {
-            guard fm.fileExists(atPath: env) else {
-                throw FaceModelError.invalidModel("TGDM_FACE_MODEL points to \(env), which does not exist")
-            }
-            return URL(fileURLWithPath: env)
+        do {
+            return try ModelLocator.locate("face/\(defaultModelFileName)", fileVariable: "TGDM_FACE_MODEL")
+        } catch let e as ModelLocator.Error {
+            throw FaceModelError.invalidModel(e.description)
         }
-        var starts = [URL(fileURLWithPath: fm.currentDirectoryPath)]
-        starts.append(URL(fileURLWithPath: CommandLine.arguments.first ?? ".").deletingLastPathComponent())
-        starts.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent())
-        for start in starts {
-            var dir = start.standardizedFileURL
-            for _ in 0..<8 {
-                let candidate = dir.appendingPathComponent("Models/face").appendingPathComponent(defaultModelFileName)
-                if fm.fileExists(atPath: candidate.path) { return candidate }
-                let parent = dir.deletingLastPathComponent()
-                if parent.path == dir.path { break }
-                dir = parent
-            }
-        }
-        throw FaceModelError.invalidModel(
-            "cannot find Models/face/\(defaultModelFileName); set TGDM_FACE_MODEL or run from the repository")
     }
 
     private static let cacheLock = NSLock()

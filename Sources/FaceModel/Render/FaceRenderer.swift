@@ -119,17 +119,36 @@ public final class FaceRenderer: @unchecked Sendable {
         }
 
         // Covered pixels, their triangle corners (offset into the flattened batch) and pixel centres.
-        let tri = model.triangleIndices
-        var pixelIndex: [Int64] = [], cornerIndex: [Int64] = [], centres: [Float] = []
-        var maskValues = [Float](repeating: 0, count: n * width * height)
-        for (b, r) in rasters.enumerated() {
-            for (p, t) in r.triangleIds.enumerated() where t >= 0 {
-                let flat = b * width * height + p
-                pixelIndex.append(Int64(flat))
-                maskValues[flat] = 1
-                for k in 0..<3 { cornerIndex.append(Int64(b * v) + Int64(tri[3 * Int(t) + k])) }
-                centres.append(Float(p % width) + 0.5)
-                centres.append(Float(p / width) + 0.5)
+        let plane = width * height
+        let covered = rasters.reduce(0) { $0 + $1.coveredPixelCount }
+        var pixelIndex = [Int64](repeating: 0, count: covered)
+        var cornerIndex = [Int64](repeating: 0, count: 3 * covered)
+        var centres = [Float](repeating: 0, count: 2 * covered)
+        var maskValues = [Float](repeating: 0, count: n * plane)
+        model.triangleIndices.withUnsafeBufferPointer { tri in
+            pixelIndex.withUnsafeMutableBufferPointer { pix in
+                cornerIndex.withUnsafeMutableBufferPointer { cor in
+                    centres.withUnsafeMutableBufferPointer { cen in
+                        maskValues.withUnsafeMutableBufferPointer { msk in
+                            var m = 0
+                            for (b, r) in rasters.enumerated() {
+                                r.triangleIds.withUnsafeBufferPointer { ids in
+                                    for p in 0..<plane {
+                                        let t = Int(ids[p])
+                                        if t < 0 { continue }
+                                        let flat = b * plane + p
+                                        pix[m] = Int64(flat)
+                                        msk[flat] = 1
+                                        for k in 0..<3 { cor[3 * m + k] = Int64(b * v) + Int64(tri[3 * t + k]) }
+                                        cen[2 * m] = Float(p % width) + 0.5
+                                        cen[2 * m + 1] = Float(p / width) + 0.5
+                                        m += 1
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         let total = n * width * height

@@ -1,2 +1,0 @@
-import Pipelines
-print("tgdm")

@@ -14,6 +14,7 @@ struct TGDMCommand: ParsableCommand {
             args.append(nil)
             execv("/proc/self/exe", &args)   // returns only on failure: carry on in this process
         }
+        setvbuf(stdout, nil, _IOLBF, 0)   // line-buffered even into a log file, so progress shows as it happens
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -31,7 +31,7 @@ struct TGDMCommand: ParsableCommand {
         bundled model and sample inputs.
         """,
         subcommands: [
-            RenderCommand.self, FaceGridCommand.self, DatasetCommand.self, TrainCommand.self, SpeakCommand.self, BenchCommand.self, InfoCommand.self,
+            RenderCommand.self, FaceGridCommand.self, DatasetCommand.self, TrainCommand.self, SpeakCommand.self, EvalCommand.self, BenchCommand.self, InfoCommand.self,
         ]
     )
 }

@@ -18,7 +18,7 @@ export OMP_WAIT_POLICY=PASSIVE
 SCRATCH=${SCRATCH:-.build-train-rel}
 STAGES=${STAGES:-"data default ablations eval export"}
 DEFAULT_STEPS=${DEFAULT_STEPS:-513}
-ABLATION_STEPS=${ABLATION_STEPS:-200}
+ABLATION_STEPS=${ABLATION_STEPS:-500}
 COMMON=(--batch 8 --lr 5e-4 --ema-decay 0.99 --seed 0 --log-every 25 --artifact-every 0 --checkpoint-every 50)
 
 swift build -c release --scratch-path "$SCRATCH" --product tgdm

@@ -35,6 +35,7 @@ if has default; then
   "$TGDM" train tgdm --data data/synth64.safetensors --preset small64 --variant texAtt --steps "$DEFAULT_STEPS" "${COMMON[@]}" --out runs/default-texAtt
 fi
 
+# The 200-step rows of docs/RESULTS.md: ABLATION_STEPS=200 STAGES="ablations eval" (then rerun with 500: exact resume).
 if has ablations; then
   for v in texAtt imageConcat featureConcat noRender; do
     "$TGDM" train tgdm --data data/synth32.safetensors --preset tiny32 --variant "$v" --steps "$ABLATION_STEPS" "${COMMON[@]}" --out "runs/ablation32-$v"

@@ -115,3 +115,18 @@ final class OptimizerTests: XCTestCase {
         XCTAssertThrowsError(try ema.load(["layer.weight": Tensor.zeros([2, 2])]))
     }
 }
+
+final class EMAWarmUpTests: XCTestCase {
+    func testWarmUpFollowsTheScheduleAndCapsAtDecay() throws {
+        final class One: Module { let w: Tensor; init(_ v: Float) throws { w = try Tensor([v]).requiresGrad(true); super.init() } }
+        let m = try One(0)
+        let ema = try EMA(module: m, decay: 0.999)
+        XCTAssertEqual(ema.warmedUpDecay(step: 0), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(ema.warmedUpDecay(step: 10), 11.0 / 20.0, accuracy: 1e-12)
+        XCTAssertEqual(ema.warmedUpDecay(step: 1_000_000), 0.999, accuracy: 1e-12)
+        try Torch.noGrad { try m.w.fill_(1) }
+        try ema.update(from: m, decay: ema.warmedUpDecay(step: 0))
+        XCTAssertEqual(try ema.shadow[0].1.item(), 0.9, accuracy: 1e-6)   // 0.1·0 + 0.9·1
+        XCTAssertThrowsError(try ema.update(from: m, decay: 1.5))
+    }
+}

@@ -98,7 +98,7 @@ public final class TGDMTrainer<Dataset: PairDataset> {
         let norm = try clipGradNorm(model.parameters(), maxNorm: config.gradientClip)
         if norm.isFinite {
             try optimizer.update()
-            try ema.update(from: model)
+            try ema.update(from: model, decay: ema.warmedUpDecay(step: step))
         } else {
             log("step \(step + 1): gradient norm is \(norm); update skipped")
         }
@@ -229,7 +229,7 @@ public final class TGDMTrainer<Dataset: PairDataset> {
     public func writePreview(to url: URL) throws {
         let count = min(config.previewCount, dataset.count)
         let batch = try dataset.batch(indices: Array(0..<count))
-        let useEMA = Double(step) >= 1 / max(1 - config.emaDecay, 1e-12)
+        let useEMA = step > 0   // the EMA warms up (see EMA.warmedUpDecay), so it is usable from the first step
         let sampler: TGDMSampler
         if useEMA {
             let averaged = try TGDMUNet(config: model.config)

@@ -156,7 +156,14 @@ public final class EMA {
         shadow = try Torch.noGrad { try module.namedTensors().map { ($0.0, try $0.1.detach().clone()) } }
     }
 
-    public func update(from module: Module) throws {
+    /// The decay for update number `step` (0-based) with warm-up: min(decay, (1 + step) / (10 + step)), so a
+    /// short run does not sample with weights that are still mostly the initial ones.
+    public func warmedUpDecay(step: Int) -> Double { min(decay, Double(1 + step) / Double(10 + step)) }
+
+    /// shadow ← d·shadow + (1 − d)·parameter with d = `decay` (or the given decay, e.g. `warmedUpDecay(step:)`).
+    public func update(from module: Module, decay d: Double? = nil) throws {
+        let decay = d ?? self.decay
+        guard decay >= 0 && decay <= 1 else { throw TorchError("EMA decay \(decay) is outside [0, 1]") }
         let current = Dictionary(module.namedTensors(), uniquingKeysWith: { a, _ in a })
         try Torch.noGrad {
             for (name, s) in shadow {

@@ -146,4 +146,18 @@ final class EvaluationTests: XCTestCase {
         XCTAssertLessThan(try MotionErrors.angles(fitted, truth)[0], 0.5 * (try MotionErrors.angles(start, truth)[0]))
         XCTAssertThrowsError(try estimator.estimate(image: Tensor.zeros([3, 32, 16]), known: truth))
     }
+
+    func testMotionEstimatorReadsGazeFromTheEyes() throws {
+        let faceModel = try MorphableModel.loadDefault()
+        var values = [Float](repeating: 0, count: Coefficients.count)
+        let g = CoefficientPart.gaze.range.lowerBound
+        values[g + 0] = 0.4; values[g + 2] = 0.4; values[g + 1] = -0.2; values[g + 3] = -0.2
+        let truth = try Tensor(values, shape: [Coefficients.count])
+        let renderer = try FaceRenderer(model: faceModel, options: RenderOptions(background: -1, renderGaze: true))
+        let image = try renderer.render(Coefficients(truth.unsqueeze(0)), width: 64, height: 64).image.squeeze(0).detach()
+        let estimator = try MotionEstimator(model: faceModel, settings: MotionFitSettings(iterations: 40))
+        let fitted = try estimator.estimate(image: image, known: truth)
+        let start = try MotionErrors.gaze(Tensor.zeros([Coefficients.count]), truth)[0]
+        XCTAssertLessThan(try MotionErrors.gaze(fitted, truth)[0], 0.5 * start)
+    }
 }

@@ -23,7 +23,7 @@ public struct MotionFitSettings: Codable, Equatable, Sendable {
 }
 
 /// Estimates the motion of a face image by analysis-by-synthesis (`CoefficientFitter`, photometric term
-/// only): expression and pose are fitted from a neutral frontal start and illumination is refined from
+/// only): expression, pose and gaze are fitted from a neutral frontal start and illumination is refined from
 /// the known value, while identity and texture stay at the values the benchmark knows for that person. The paper reads coefficients
 /// with Deep3DFaceRecon instead; here the fitter stands in for it, so its own error on real images
 /// (the noise floor) must be reported next to the error on generated ones.
@@ -34,13 +34,14 @@ public final class MotionEstimator {
     public init(model: MorphableModel, settings: MotionFitSettings = MotionFitSettings()) throws {
         try settings.validate()
         self.settings = settings
-        renderer = try FaceRenderer(model: model, options: RenderOptions(background: -1, renderGaze: false))
+        // Eyeballs turn with ω here, so the photometric fit can read gaze back from the rendered eyes.
+        renderer = try FaceRenderer(model: model, options: RenderOptions(background: -1, renderGaze: true))
     }
 
     /// - Parameters:
     ///   - image: [3, H, W] in [-1, 1], square.
     ///   - known: a [261] ρ whose identity and texture are kept; its expression, pose and gaze are ignored.
-    /// - Returns: the fitted [261] ρ (gaze zero: the fitter does not estimate it).
+    /// - Returns: the fitted [261] ρ (expression, pose and gaze fitted; gaze from the rendered eyeballs).
     public func estimate(image: Tensor, known: Tensor) throws -> Tensor {
         guard image.rank == 3, image.size(0) == 3, image.size(1) == image.size(2) else {
             throw TGDMError.invalidInput("motion estimation needs a square [3, H, W] image, got \(image.shape)")
@@ -49,7 +50,7 @@ public final class MotionEstimator {
             throw TGDMError.invalidInput("motion estimation needs a [\(Coefficients.count)] reference ρ, got \(known.shape)")
         }
         var options = CoefficientFitter.Options()
-        options.parts = [.expression, .pose, .illumination]
+        options.parts = [.expression, .pose, .gaze, .illumination]
         options.iterations = settings.iterations
         options.learningRate = settings.learningRate
         options.expressionWeight = settings.expressionWeight

@@ -137,24 +137,11 @@ extension EmoA2E {
     /// The shipped weights: `$TGDM_EMOA2E_WEIGHTS`, else `Models/emoa2e/emoa2e_minilm_transformer.safetensors`
     /// under the current directory, the executable's folder or any of their parents.
     public static func defaultWeightsURL() throws -> URL {
-        let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["TGDM_EMOA2E_WEIGHTS"], !env.isEmpty {
-            guard fm.fileExists(atPath: env) else { throw EmoA2EError("TGDM_EMOA2E_WEIGHTS points to \(env), which does not exist") }
-            return URL(fileURLWithPath: env)
+        do {
+            return try ModelLocator.locate("emoa2e/\(defaultWeightsFileName)", fileVariable: "TGDM_EMOA2E_WEIGHTS")
+        } catch let e as ModelLocator.Error {
+            throw EmoA2EError(e.description)
         }
-        var roots = [URL(fileURLWithPath: fm.currentDirectoryPath)]
-        if let exe = Bundle.main.executableURL { roots.append(exe.deletingLastPathComponent()) }
-        for root in roots {
-            var dir = root.standardizedFileURL
-            for _ in 0..<8 {
-                let candidate = dir.appendingPathComponent("Models/emoa2e").appendingPathComponent(defaultWeightsFileName)
-                if fm.fileExists(atPath: candidate.path) { return candidate }
-                let parent = dir.deletingLastPathComponent()
-                if parent.path == dir.path { break }
-                dir = parent
-            }
-        }
-        throw EmoA2EError("cannot find Models/emoa2e/\(defaultWeightsFileName); set TGDM_EMOA2E_WEIGHTS or run from the repository")
     }
 
     /// The shipped model with its text encoder (all-MiniLM-L6-v2, installed by scripts/text/install_minilm.sh).

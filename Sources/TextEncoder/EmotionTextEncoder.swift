@@ -116,25 +116,12 @@ public final class MiniLMEmotionEncoder: EmotionTextEncoder {
     /// The installed model folder: `$TGDM_MINILM_DIR`, else `Models/text/all-MiniLM-L6-v2` under the current
     /// directory or any parent of it or of the executable. Nil when none holds the weights.
     public static func installedDirectory() -> URL? {
-        let fm = FileManager.default
-        func hasModel(_ u: URL) -> Bool { fm.fileExists(atPath: u.appendingPathComponent("model.safetensors").path) }
+        // `TGDM_MINILM_DIR` names the folder itself; otherwise Models/text/<folder> is searched for.
         if let env = ProcessInfo.processInfo.environment["TGDM_MINILM_DIR"], !env.isEmpty {
             let u = URL(fileURLWithPath: env)
-            return hasModel(u) ? u : nil
+            return FileManager.default.fileExists(atPath: u.appendingPathComponent("model.safetensors").path) ? u : nil
         }
-        var roots = [URL(fileURLWithPath: fm.currentDirectoryPath)]
-        if let exe = Bundle.main.executableURL { roots.append(exe.deletingLastPathComponent()) }
-        for root in roots {
-            var dir = root.standardizedFileURL
-            for _ in 0..<8 {
-                let candidate = dir.appendingPathComponent("Models/text").appendingPathComponent(folderName)
-                if hasModel(candidate) { return candidate }
-                let parent = dir.deletingLastPathComponent()
-                if parent.path == dir.path { break }
-                dir = parent
-            }
-        }
-        return nil
+        return try? ModelLocator.locate("text/\(folderName)/model.safetensors").deletingLastPathComponent()
     }
 
     /// The installed default encoder, or a clear error saying how to install it.

@@ -27,7 +27,8 @@ struct EvalTGDMCommand: ParsableCommand {
     @Option(help: "train | test | all") var split: String = "test"
     @Option(help: "Number of pairs (spread evenly over the split).") var count: Int = 24
     @Option(help: "Sampler: ddpm, ddim, dpm-solver++.") var sampler: SamplerConfiguration.Kind = .ddim
-    @Option(help: "Sampler steps.") var steps: Int = 25
+    @Option(help: "Sampler steps.") var steps: Int = 50
+    @Option(help: "DDIM η (1 = stochastic like DDPM; 0 = deterministic).") var eta: Double = 1
     @Option(help: "Sampling batch size.") var batch: Int = 8
     @Option(help: "CoefficientFitter steps per image (0 skips Exp/Angle).") var fitIterations: Int = 60
     @Flag(help: "Use the raw weights instead of the EMA.") var raw = false
@@ -45,13 +46,13 @@ struct EvalTGDMCommand: ParsableCommand {
             let dataset = try SyntheticPairDataset(url: URL(fileURLWithPath: data), split: sp)
             var config = TGDMEvaluationConfig()
             config.count = count
-            config.sampler = SamplerConfiguration(kind: sampler, steps: steps, seed: runtime.seed)
+            config.sampler = SamplerConfiguration(kind: sampler, steps: steps, eta: eta, seed: runtime.seed)
             config.batchSize = batch
             config.motionFit = fitIterations > 0 ? MotionFitSettings(iterations: fitIterations) : nil
             config.sourceBaseline = !noBaseline
             config.gridPairs = gridPairs
             let evaluator = try TGDMEvaluator(config: config, faceModel: fitIterations > 0 ? try MorphableModel.loadDefault() : nil)
-            print("evaluating \(model.config.variant.rawValue) \(model.config.imageSize)² on \(Swift.min(count, dataset.count)) of \(dataset.count) \(split) pairs, \(sampler.rawValue) \(steps) steps")
+            print("evaluating \(model.config.variant.rawValue) \(model.config.imageSize)² on \(Swift.min(count, dataset.count)) of \(dataset.count) \(split) pairs, \(sampler.rawValue) \(steps) steps, η \(eta)")
             let (report, samples) = try evaluator.evaluate(model: model, dataset: dataset) { line in
                 FileHandle.standardError.write(Data("\r\(line)   ".utf8))
             }

@@ -10,9 +10,9 @@ import TextEncoder
 /// Options of every command that runs the TGDM generator.
 struct GeneratorOptions: ParsableArguments {
     @Option(help: "TGDM model (default: the bundled Models/\(ModelFiles.tgdm)).") var model: String?
-    @Option(help: "Sampler: ddim, ddpm or dpmSolver.") var sampler: SamplerConfiguration.Kind = .ddim
-    @Option(help: "Sampling steps (ddpm: up to 1000, the paper's setting).") var steps: Int = 25
-    @Option(help: "DDIM η (0 = deterministic).") var eta: Double = 0
+    @Option(help: "Sampler: ddim, ddpm or dpm-solver++.") var sampler: SamplerConfiguration.Kind = .ddim
+    @Option(help: "Sampling steps (ddpm: up to 1000, the paper's setting).") var steps: Int = 50
+    @Option(help: "DDIM η (1 = stochastic, best for the bundled model; 0 = deterministic).") var eta: Double = 1
     @Option(help: "Frames denoised together.") var batch: Int = 8
     @OptionGroup var runtime: RuntimeOptions
 

@@ -121,9 +121,9 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "train | test | all") var split: String = "test"
     @Option(help: "Number of pairs.") var count: Int = 8
     @Option(help: "First pair index.") var start: Int = 0
-    @Option(help: "Sampler: ddim, ddpm or dpmSolver.") var sampler: SamplerConfiguration.Kind = .ddim
-    @Option(help: "Sampling steps.") var steps: Int = 25
-    @Option(help: "DDIM η.") var eta: Double = 0
+    @Option(help: "Sampler: ddim, ddpm or dpm-solver++.") var sampler: SamplerConfiguration.Kind = .ddim
+    @Option(help: "Sampling steps.") var steps: Int = 50
+    @Option(help: "DDIM η (1 = stochastic, best for the bundled model; 0 = deterministic).") var eta: Double = 1
     @Flag(help: "Show the TexAtt attention of the centre pixel of the 1/16-scale features (paper Fig. 7) as an extra column.")
     var attention = false
     @OptionGroup var runtime: RuntimeOptions

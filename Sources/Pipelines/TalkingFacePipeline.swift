@@ -128,6 +128,7 @@ public final class TalkingFacePipeline {
         let cond = try conditioning(rho, temporal: temporal)
         var frames: [Tensor] = []
         var start = 0
+        _ = progress?("frames", 0, n)   // start the clock before the first chunk
         while start < n {
             let b = min(options.batchSize, n - start)
             let src = try sourceImage.expand([b, 3, size, size]).contiguous()

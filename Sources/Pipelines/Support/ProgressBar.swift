@@ -28,7 +28,8 @@ public final class ProgressBar: @unchecked Sendable {
         let eta = rate > 0 ? Double(total - current) / rate : 0
         let filled = width * current / total
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let rateText = rate >= 1 ? String(format: "%.1f it/s", rate) : String(format: "%.1f s/it", rate > 0 ? 1 / rate : 0)
+        // A rate measured over a fraction of a second (a bar created when work was already done) is noise.
+        let rateText = elapsed < 0.5 ? "" : rate >= 1 ? String(format: "%.1f it/s", rate) : String(format: "%.1f s/it", rate > 0 ? 1 / rate : 0)
         let line = "\(label) [\(bar)] \(current)/\(total)  \(rateText)  \(done ? "in \(Self.duration(elapsed))" : "ETA \(Self.duration(eta))")  \(status)"
         FileHandle.standardError.write(Data(((interactive ? "\r\u{1B}[K" : "") + line + (interactive && !done ? "" : "\n")).utf8))
     }

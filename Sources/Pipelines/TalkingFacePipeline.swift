@@ -73,11 +73,19 @@ public final class TalkingFacePipeline {
         return try portrait(image: image, coefficients: nil, source: "")
     }
 
+    /// With known coefficients the image is used as it is (centre square). Otherwise the face is found
+    /// with the Haar-cascade detector and cropped FOMM-style (a square around the face), falling back to the
+    /// centre square when no face is found, and ρ is fitted to the crop.
     public func portrait(image: RGBImage, coefficients: Coefficients?, source: String) throws -> Portrait {
-        let t = try Self.squareTensor(image, size: size)
-        if let c = coefficients { return Portrait(image: t, coefficients: c, coefficientSource: source) }
+        if let c = coefficients { return Portrait(image: try Self.squareTensor(image, size: size), coefficients: c, coefficientSource: source) }
+        var framed = image, how = "centre square"
+        if let box = try FaceDetector().detectBest(image) {
+            framed = try FaceCropper.crop(image, box: box, size: max(size, 64)).crop
+            how = "face crop \(box)"
+        }
+        let t = try Self.squareTensor(framed, size: size)
         let fit = try fitCoefficients(t, initial: nil, iterations: options.fitIterations)
-        return Portrait(image: t, coefficients: fit, coefficientSource: "fitted (\(options.fitIterations) iterations)")
+        return Portrait(image: t, coefficients: fit, coefficientSource: "fitted (\(options.fitIterations) iterations, \(how))")
     }
 
     /// Centre-crops to a square and resizes to `size`: 1×3×size×size in [-1, 1].

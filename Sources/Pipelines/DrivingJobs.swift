@@ -140,7 +140,7 @@ extension TalkingFacePipeline {
                 for (k, t) in row.enumerated() {
                     var img = try RGBImage(tensor: t)
                     if img.width != tile { img = try img.resized(width: tile, height: tile) }
-                    for y in 0..<tile { for x in 0..<tile { canvas.setPixel(x: k * tile + x, y: y, img.pixel(x: x, y: y)) } }
+                    canvas.blit(img, x: k * tile, y: 0)
                 }
                 try writer.write(canvas)
                 if let p = progress, !p("encode", i + 1, panels.count) { throw CancellationError() }

@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tgdm", targets: ["tgdm"]),
+        .executable(name: "tgdm-bench", targets: ["tgdm-bench"]),
         .library(name: "Torch", targets: ["Torch"]),
         .library(name: "TGDMKit", targets: ["Pipelines"]),
     ],
@@ -42,25 +43,37 @@ let package = Package(
         // The TGDM generator: UNet with TexAtt and AdaIN, losses, trainer.
         .target(name: "TGDMModel", dependencies: ["Torch", "Diffusion", "FaceModel", "Media"]),
         // Synthetic benchmark data: identities with detail the 3DMM render lacks, under varied motion.
-        .target(name: "SyntheticFaces", dependencies: ["Torch", "FaceModel", "Media", "TGDMModel"]),
-        // End-to-end pipelines: image/video/audio driven reenactment and face swapping.
+        .target(name: "SyntheticFaces", dependencies: ["Torch", "FaceModel", "Media"]),
+        // End-to-end pipelines: image/video/audio driven reenactment and face swapping, as a per-call API.
         .target(
             name: "Pipelines",
-            dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder", "SyntheticFaces"]
+            dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder"]
         ),
-        .executableTarget(
-            name: "tgdm",
-            dependencies: ["Pipelines", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        // Benchmarks (figures and ratios), outside the domain libraries.
+        .target(
+            name: "Benchmarks",
+            dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "Pipelines"]
         ),
+        // The command-line interface as a library, so parsing and commands are testable.
+        .target(
+            name: "TGDMCLI",
+            dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder",
+                           "SyntheticFaces", "Pipelines", "Benchmarks",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "tgdm", dependencies: ["TGDMCLI"]),
+        .executableTarget(name: "tgdm-bench", dependencies: ["Benchmarks", "Torch"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "FaceModelTests", dependencies: ["FaceModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TGDMModelTests", dependencies: ["TGDMModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "Audio2ExpressionTests", dependencies: ["Audio2Expression"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SyntheticFacesTests", dependencies: ["SyntheticFaces"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FaceModelTests", dependencies: ["FaceModel", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TGDMModelTests", dependencies: ["TGDMModel", "Diffusion", "FaceModel", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TextEncoderTests", dependencies: ["TextEncoder", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "Audio2ExpressionTests", dependencies: ["Audio2Expression", "TextEncoder", "FaceModel", "Media", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SyntheticFacesTests", dependencies: ["SyntheticFaces", "FaceModel", "Torch"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "TGDMModel", "FaceModel", "Media", "Diffusion", "Torch"]),
+        .testTarget(name: "TGDMCLITests", dependencies: ["TGDMCLI", "Pipelines", "TGDMModel", "Torch"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Torch"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

@@ -1,4 +1,7 @@
 import Foundation
+import Media
+import TextEncoder
+import Torch
 
 /// Inference entry point: MFCC clips of any length + identity + emotion prompt + intensity → β̂ per frame.
 public final class EmoA2E {
@@ -23,7 +26,8 @@ public final class EmoA2E {
     }
 
     /// Loads weights written by `saveWeights` or `EmoA2ETrainer.exportWeights` (a training checkpoint works too).
-    public static func load(weights url: URL, textEncoder: EmotionTextEncoder?) throws -> EmoA2E {
+    /// Without `textEncoder`, an emotion-conditioned model gets the installed MiniLM when it was trained with it.
+    public static func load(weights url: URL, textEncoder: EmotionTextEncoder? = nil, resources: ModelResources = .default) throws -> EmoA2E {
         let file = try Safetensors.load(url)
         guard let json = file.metadata["emoa2e.config"] else {
             throw EmoA2EError("\(url.lastPathComponent) has no EmoA2E config in its metadata")
@@ -39,7 +43,14 @@ public final class EmoA2E {
             }
         }
         try model.load(state, strict: true)
-        return try EmoA2E(model: model, textEncoder: textEncoder)
+        var encoder = textEncoder
+        if encoder == nil, model.config.emotionConditioned {
+            guard model.config.textEncoder == "minilm-l6-v2" else {
+                throw EmoA2EError("\(url.lastPathComponent) reads prompts with '\(model.config.textEncoder)': pass that text encoder")
+            }
+            encoder = try MiniLMEmotionEncoder.installed(resources: resources)
+        }
+        return try EmoA2E(model: model, textEncoder: encoder)
     }
 
     public static func saveWeights(_ model: EmoA2EModel, to url: URL, dtype: DType = .float32, metadata extra: [String: String] = [:]) throws {
@@ -131,21 +142,17 @@ public final class EmoA2E {
     }
 }
 
+extension ModelFile {
+    /// The shipped EmoA2E (transformer, MiniLM prompts).
+    public static let emoA2E = ModelFile(path: "emoa2e/emoa2e_minilm_transformer.safetensors", environment: "TGDM_EMOA2E_WEIGHTS",
+                                         installedBy: "the repository (scripts/emoa2e/train_default.sh reproduces it)")
+}
+
 extension EmoA2E {
-    public static let defaultWeightsFileName = "emoa2e_minilm_transformer.safetensors"
-
-    /// The shipped weights: `$TGDM_EMOA2E_WEIGHTS`, else `Models/emoa2e/emoa2e_minilm_transformer.safetensors`
-    /// under the current directory, the executable's folder or any of their parents.
-    public static func defaultWeightsURL() throws -> URL {
-        do {
-            return try ModelLocator.locate("emoa2e/\(defaultWeightsFileName)", fileVariable: "TGDM_EMOA2E_WEIGHTS")
-        } catch let e as ModelLocator.Error {
-            throw EmoA2EError(e.description)
-        }
-    }
-
     /// The shipped model with its text encoder (all-MiniLM-L6-v2, installed by scripts/text/install_minilm.sh).
-    public static func loadDefault() throws -> EmoA2E {
-        try load(weights: defaultWeightsURL(), textEncoder: MiniLMEmotionEncoder.installed())
+    public static func loadDefault(resources: ModelResources = .default) throws -> EmoA2E {
+        let url: URL
+        do { url = try resources.url(for: .emoA2E) } catch let e as ModelResources.Error { throw EmoA2EError(e.description) }
+        return try load(weights: url, resources: resources)
     }
 }

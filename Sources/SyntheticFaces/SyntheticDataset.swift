@@ -1,7 +1,7 @@
+import Torch
 import FaceModel
 import Foundation
 import Media
-import TGDMModel
 
 /// How a synthetic benchmark is made. The same configuration gives the same file, bit for bit.
 public struct SyntheticDatasetConfig: Codable, Equatable, Sendable {
@@ -79,11 +79,28 @@ public enum SyntheticDataset {
     }
 }
 
+/// One training example of the benchmark (Sec. 5.1): images [3, H, W] in [-1, 1]; `render` is I_3d rendered
+/// from the target's coefficients, `coefficients` the target's ρ [261].
+public struct SyntheticPair {
+    public let source: Tensor
+    public let target: Tensor
+    public let render: Tensor
+    public let coefficients: Tensor
+}
+
+/// Anything that serves numbered `SyntheticPair`s (reenactment pairs or swap reconstructions).
+public protocol SyntheticPairSource {
+    var count: Int { get }
+    /// Frame size of the images.
+    var size: Int { get }
+    func sample(at index: Int) throws -> SyntheticPair
+}
+
 /// Source/target pairs from a stored synthetic dataset: every ordered pair of distinct frames of the
 /// same identity (Sec. 5.1: "we randomly sample the source and target faces from the same video"),
 /// restricted to the training or the held-out identities. Examples are deterministic, so a resumed
 /// training run sees exactly the batches it would have seen.
-public final class SyntheticPairDataset: PairDataset, @unchecked Sendable {
+public final class SyntheticPairDataset: SyntheticPairSource, @unchecked Sendable {
     public enum Split: String, Sendable { case train, test, all }
 
     public let config: SyntheticDatasetConfig
@@ -121,6 +138,7 @@ public final class SyntheticPairDataset: PairDataset, @unchecked Sendable {
     }
 
     public var count: Int { frameGroups.count * pairsPerIdentity }
+    public var size: Int { config.size }
 
     /// (source frame, target frame) of pair `index`.
     public func pair(at index: Int) -> (source: Int, target: Int) {
@@ -137,11 +155,11 @@ public final class SyntheticPairDataset: PairDataset, @unchecked Sendable {
         (try Self.unit(images.select(0, i)), try Self.unit(renders.select(0, i)), try coefficients.select(0, i))
     }
 
-    public func example(at index: Int) throws -> PairExample {
+    public func sample(at index: Int) throws -> SyntheticPair {
         guard index >= 0, index < count else { throw SyntheticDataError.invalid("pair \(index) outside 0..<\(count)") }
         let (s, t) = pair(at: index)
         let target = try frame(t), source = try frame(s)
-        return PairExample(source: source.image, target: target.image, render: target.render, coefficients: target.coefficients)
+        return SyntheticPair(source: source.image, target: target.image, render: target.render, coefficients: target.coefficients)
     }
 
     static func unit(_ u8: Tensor) throws -> Tensor { try u8.to(.float32) / 127.5 - 1.0 }
@@ -150,7 +168,7 @@ public final class SyntheticPairDataset: PairDataset, @unchecked Sendable {
 /// Training data for the face-swapping paradigm (paper Sec. 4.4, Fig. 4): each frame is reconstructed
 /// from its own I_3d and ρ with a source texture image whose face region is masked out, so the identity
 /// can only come from the geometry (I_3d, ρ) while hair, background and neck come from the masked image.
-public final class SyntheticSwapDataset: PairDataset, @unchecked Sendable {
+public final class SyntheticSwapDataset: SyntheticPairSource, @unchecked Sendable {
     public let frames: SyntheticPairDataset
     let indices: [Int]
 
@@ -160,25 +178,12 @@ public final class SyntheticSwapDataset: PairDataset, @unchecked Sendable {
     }
 
     public var count: Int { indices.count }
+    public var size: Int { frames.size }
 
-    public func example(at index: Int) throws -> PairExample {
+    public func sample(at index: Int) throws -> SyntheticPair {
         guard index >= 0, index < count else { throw SyntheticDataError.invalid("frame \(index) outside 0..<\(count)") }
         let f = try frames.frame(indices[index])
-        return PairExample(source: try FaceMasking.maskFace(image: f.image, render: f.render), target: f.image,
-                           render: f.render, coefficients: f.coefficients)
-    }
-}
-
-/// The face mask of the swapping paradigm, taken from the I_3d render (its background is exactly −1).
-public enum FaceMasking {
-    /// Replaces the face region (the render's foreground, dilated by `dilate` pixels) with 0 (mid grey).
-    public static func maskFace(image: Tensor, render: Tensor, dilate: Int = 1) throws -> Tensor {
-        let batched = render.rank == 3
-        let r = batched ? try render.unsqueeze(0) : render
-        var face = try r.gt(-0.999).to(.float32).max([1], keepDim: true)        // N×1×H×W
-        if dilate > 0 { face = try F.maxPool2d(face, kernel: 2 * dilate + 1, stride: 1, padding: dilate) }
-        let img = batched ? try image.unsqueeze(0) : image
-        let out = try img * (1.0 - face)
-        return batched ? try out.squeeze(0) : out
+        return SyntheticPair(source: try FaceMasking.maskFace(image: f.image, render: f.render), target: f.image,
+                             render: f.render, coefficients: f.coefficients)
     }
 }

@@ -1,3 +1,4 @@
+import Torch
 import FaceModel
 import Foundation
 

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Turns an emotion-style prompt into a fixed-size, L2-normalised embedding z_emo (paper Sec. 4.2).
@@ -78,6 +79,12 @@ public final class CLIPEmotionEncoder: EmotionTextEncoder {
     }
 }
 
+extension ModelFile {
+    /// The default emotion text encoder's folder (config.json, vocab.txt, model.safetensors).
+    public static let miniLM = ModelFile(path: "text/all-MiniLM-L6-v2", environment: "TGDM_MINILM_DIR",
+                                         installedBy: "scripts/text/install_minilm.sh (run by scripts/setup.sh)")
+}
+
 /// The default encoder: sentence-transformers all-MiniLM-L6-v2 (BERT, 6 layers, 384-d, mean pooling,
 /// L2 normalisation), pretrained weights installed by `scripts/text/install_minilm.sh`.
 public final class MiniLMEmotionEncoder: EmotionTextEncoder {
@@ -113,23 +120,18 @@ public final class MiniLMEmotionEncoder: EmotionTextEncoder {
         self.init(tokenizer: tokenizer, model: model)
     }
 
-    /// The installed model folder: `$TGDM_MINILM_DIR`, else `Models/text/all-MiniLM-L6-v2` under the current
-    /// directory or any parent of it or of the executable. Nil when none holds the weights.
-    public static func installedDirectory() -> URL? {
-        // `TGDM_MINILM_DIR` names the folder itself; otherwise Models/text/<folder> is searched for.
-        if let env = ProcessInfo.processInfo.environment["TGDM_MINILM_DIR"], !env.isEmpty {
-            let u = URL(fileURLWithPath: env)
-            return FileManager.default.fileExists(atPath: u.appendingPathComponent("model.safetensors").path) ? u : nil
-        }
-        return try? ModelLocator.locate("text/\(folderName)/model.safetensors").deletingLastPathComponent()
+    /// The installed model folder (`ModelFile.miniLM`), nil when it is not installed.
+    public static func installedDirectory(resources: ModelResources = .default) -> URL? {
+        try? resources.url(for: .miniLM)
     }
 
     /// The installed default encoder, or a clear error saying how to install it.
-    public static func installed() throws -> MiniLMEmotionEncoder {
-        guard let dir = installedDirectory() else {
-            throw TextEncoderError("all-MiniLM-L6-v2 weights not found: run scripts/text/install_minilm.sh (or set TGDM_MINILM_DIR)")
+    public static func installed(resources: ModelResources = .default) throws -> MiniLMEmotionEncoder {
+        do {
+            return try MiniLMEmotionEncoder(directory: resources.url(for: .miniLM))
+        } catch let e as ModelResources.Error {
+            throw TextEncoderError("all-MiniLM-L6-v2 weights not found: \(e)")
         }
-        return try MiniLMEmotionEncoder(directory: dir)
     }
 
     public func embedStyle(_ text: String) throws -> Tensor {

@@ -1,3 +1,5 @@
+import TextEncoder
+import Torch
 import XCTest
 @testable import Audio2Expression
 

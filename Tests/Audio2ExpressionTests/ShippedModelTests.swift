@@ -1,3 +1,5 @@
+import Torch
+import TextEncoder
 import XCTest
 import FaceModel
 @testable import Audio2Expression

@@ -1,3 +1,5 @@
+import Torch
+import TextEncoder
 import Foundation
 @testable import Audio2Expression
 

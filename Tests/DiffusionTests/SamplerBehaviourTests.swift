@@ -1,3 +1,4 @@
+import Torch
 import XCTest
 @testable import Diffusion
 
@@ -61,7 +62,7 @@ final class SamplerBehaviourTests: XCTestCase {
     func testBadInputsThrow() throws {
         let nanModel: DiffusionSampler.Denoiser = { x, _ in try x * Double.nan }
         XCTAssertThrowsError(try DiffusionSampler.sample(model: nanModel, shape: [1, 1, 2, 2], configuration: .init(steps: 5), schedule: schedule)) {
-            XCTAssertEqual($0 as? DiffusionError, .nonFiniteModelOutput(step: 0, timestep: 800))
+            XCTAssertEqual($0 as? DiffusionError, .nonFiniteModelOutput)
         }
         let wrongShape: DiffusionSampler.Denoiser = { _, _ in try Tensor.zeros([1, 1, 3, 3]) }
         XCTAssertThrowsError(try DiffusionSampler.sample(model: wrongShape, shape: [1, 1, 2, 2], configuration: .init(steps: 5), schedule: schedule))
@@ -85,8 +86,44 @@ final class SamplerBehaviourTests: XCTestCase {
     }
 
     func testConfigurationIsCodable() throws {
-        let c = SamplerConfiguration(kind: .dpmSolver, steps: 20, eta: 0, seed: 42, spacing: .trailing)
+        let c = SamplerConfiguration(kind: .dpmSolver, steps: 20, eta: 0, seed: 42, spacing: .trailing, sharedNoise: true)
         let back = try JSONDecoder().decode(SamplerConfiguration.self, from: JSONEncoder().encode(c))
         XCTAssertEqual(back, c)
+        // Files written before `sharedNoise` existed still load.
+        let old = try JSONDecoder().decode(SamplerConfiguration.self, from: Data(#"{"kind":"ddim","steps":50,"eta":1,"seed":0}"#.utf8))
+        XCTAssertEqual(old, SamplerConfiguration(kind: .ddim, steps: 50, eta: 1))
+    }
+
+    /// Image-to-image: with strength s only the last ⌊n·s⌉ planned steps run, from x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε;
+    /// with the oracle denoiser of a fixed x_0, deterministic DDIM returns that x_0 from any start.
+    func testImageStartRunsTheLastStepsAndRecoversTheImage() throws {
+        let x0 = try Tensor.rand([2, 3, 4, 4], generator: Generator(seed: 5)) * 1.6 - 0.8
+        let abar = schedule.alphasCumprod
+        var called: [Int] = []
+        let oracle: DiffusionSampler.Denoiser = { x, t in
+            called.append(t)
+            return try (x - x0 * Double(abar[t].squareRoot())) / Double((1 - abar[t]).squareRoot())
+        }
+        var totals: [Int] = []
+        let out = try DiffusionSampler.sample(model: oracle, shape: [2, 3, 4, 4], configuration: .init(kind: .ddim, steps: 10, eta: 0, seed: 1),
+                                              schedule: schedule, start: .image(x0, strength: 0.4)) { _, total in totals.append(total); return true }
+        XCTAssertEqual(called, [300, 200, 100, 0])
+        XCTAssertEqual(totals, [4, 4, 4, 4])
+        XCTAssertLessThan(try (out - x0).abs().max().item(), 1e-4)
+        XCTAssertEqual(try DiffusionSampler.startIndex(.image(x0, strength: 1), steps: 10), 0)
+        XCTAssertThrowsError(try DiffusionSampler.startIndex(.image(x0, strength: 0), steps: 10))
+        // A multistep solver starts cleanly mid-plan too.
+        let dpm = try DiffusionSampler.sample(model: oracle, shape: [2, 3, 4, 4], configuration: .init(kind: .dpmSolver, steps: 10, seed: 1),
+                                              schedule: schedule, start: .image(x0, strength: 0.5))
+        XCTAssertLessThan(try (dpm - x0).abs().max().item(), 1e-3)
+    }
+
+    /// Shared noise is one draw broadcast over the batch: the first element equals an unshared draw of batch 1.
+    func testSharedNoiseIsOneDrawForTheBatch() throws {
+        let shared = try NoiseSource(Generator(seed: 8), sharedAcrossBatch: true).draw([3, 2, 2])
+        let single = try NoiseSource(Generator(seed: 8)).draw([1, 2, 2])
+        for i in 0..<3 { XCTAssertEqual(try shared.select(0, i).floats(), try single.select(0, 0).floats()) }
+        let independent = try NoiseSource(Generator(seed: 8)).draw([3, 2, 2])
+        XCTAssertNotEqual(try independent.select(0, 0).floats(), try independent.select(0, 1).floats())
     }
 }

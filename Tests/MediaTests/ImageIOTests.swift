@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 import XCTest
 @testable import Media

@@ -1,3 +1,4 @@
+import Torch
 import FaceModel
 import XCTest
 @testable import SyntheticFaces
@@ -51,7 +52,7 @@ final class SyntheticFacesTests: XCTestCase {
         let url = try makeDataset(seed: 2)
         defer { try? FileManager.default.removeItem(at: url) }
         let ds = try SyntheticPairDataset(url: url, split: .all)
-        let e = try ds.example(at: 0)
+        let e = try ds.sample(at: 0)
         XCTAssertEqual(e.source.shape, [3, 32, 32])
         XCTAssertEqual(e.render.shape, [3, 32, 32])
         XCTAssertEqual(e.coefficients.shape, [261])
@@ -72,7 +73,7 @@ final class SyntheticFacesTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: url) }
         let ds = try SyntheticSwapDataset(url: url, split: .train)
         XCTAssertEqual(ds.count, 2 * 3)
-        let e = try ds.example(at: 1)
+        let e = try ds.sample(at: 1)
         let face = try e.render.gt(-0.999).to(.float32).max([0])                  // H×W
         let faceFraction = try face.mean().item()
         XCTAssertGreaterThan(faceFraction, 0.1)

@@ -1,3 +1,5 @@
+import Torch
+import Diffusion
 import FaceModel
 import XCTest
 @testable import TGDMModel
@@ -63,9 +65,9 @@ final class EvaluationTests: XCTestCase {
 
     func testMissingCheckpointIsAClearError() {
         let url = URL(fileURLWithPath: "/nonexistent/tgdm-model.safetensors")
-        XCTAssertThrowsError(try TGDMEvaluator.loadModel(checkpoint: url)) { error in
+        XCTAssertThrowsError(try TGDMModelBundle.load(from: url)) { error in
             guard case TGDMError.checkpoint(let message) = error else { return XCTFail("unexpected \(error)") }
-            XCTAssertTrue(message.contains("no checkpoint at /nonexistent/tgdm-model.safetensors"), message)
+            XCTAssertTrue(message.contains("no TGDM model at /nonexistent/tgdm-model.safetensors"), message)
         }
         XCTAssertThrowsError(try TGDMModelExport.writeEMAOnly(checkpoint: url, to: FileManager.default.temporaryDirectory.appendingPathComponent("x.safetensors")))
     }
@@ -94,13 +96,17 @@ final class EvaluationTests: XCTestCase {
         let full = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: checkpoint.path)[.size] as? NSNumber).intValue
         XCTAssertLessThan(Double(bytes), 0.45 * Double(full))
 
-        let loaded = try TGDMCheckpoint.loadModel(from: shipped, useEMA: true)
-        XCTAssertEqual(loaded.config, .tiny)
+        let bundle = try TGDMModelBundle.load(from: shipped)
+        let loaded = bundle.model
+        XCTAssertEqual(loaded.config, TGDMConfig.tiny)
+        // The file describes how to sample it: the trainer's schedule and the standard sampler.
+        XCTAssertEqual(bundle.schedule.linear, .paper)
+        XCTAssertEqual(bundle.defaultSampler, TGDMModelBundle.standardSampler)
         let ema = trainer.ema.stateDict()
         for (name, value) in loaded.stateDict() {
             XCTAssertEqual(try maxAbsDiff(value, XCTUnwrap(ema[name])), 0, name)
         }
-        XCTAssertThrowsError(try TGDMCheckpoint.loadModel(from: shipped, useEMA: false))   // no raw weights shipped
+        XCTAssertThrowsError(try TGDMModelBundle.load(from: shipped, weights: .raw))   // no raw weights shipped
     }
 
     /// End to end on a tiny model without motion fitting: rows, per-pair numbers and fixed seeds.
@@ -111,9 +117,10 @@ final class EvaluationTests: XCTestCase {
         c.count = 3; c.batchSize = 2; c.motionFit = nil; c.sampler = SamplerConfiguration(kind: .ddim, steps: 3, seed: 7)
         c.perceptual = .randomVGG16(seed: 0, widthDivisor: 8)
         let evaluator = try TGDMEvaluator(config: c, faceModel: nil)
-        let (report, samples) = try evaluator.evaluate(model: model, dataset: data)
+        let bundle = TGDMModelBundle(model: model, schedule: try NoiseSchedule())
+        let (report, samples) = try evaluator.evaluate(bundle: bundle, dataset: data)
         XCTAssertEqual(report.pairIndices, [0, 1, 3])
-        XCTAssertEqual(report.rows.map(\.name), ["generated", "source copied (baseline)"])
+        XCTAssertEqual(report.rows.map { $0.name }, ["generated", "source copied (baseline)"])
         XCTAssertEqual(report.pairs.count, 3)
         XCTAssertTrue(report.pairs.allSatisfy { $0.psnr.isFinite && $0.psnr < ImageMetrics.psnrCap && $0.lpips > 0 && $0.expression == nil })
         XCTAssertNil(report.rows[0].gaze)
@@ -124,7 +131,7 @@ final class EvaluationTests: XCTestCase {
         let direct = try ImageMetrics.psnr(Tensor.stack([0, 1, 3].map { data.examples[$0].source }), Tensor.stack([0, 1, 3].map { data.examples[$0].target }))
         XCTAssertEqual(report.rows[1].psnr!.mean, direct.reduce(0, +) / 3, accuracy: 1e-9)
         // Same seeds, same images.
-        let again = try evaluator.evaluate(model: model, dataset: data).samples
+        let again = try evaluator.evaluate(bundle: bundle, dataset: data).samples
         for (a, b) in zip(samples.generated, again.generated) { XCTAssertEqual(try maxAbsDiff(a, b), 0) }
     }
 

@@ -1,3 +1,4 @@
+import Torch
 import XCTest
 @testable import TGDMModel
 

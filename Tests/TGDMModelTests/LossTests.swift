@@ -1,3 +1,5 @@
+import Torch
+import Diffusion
 import XCTest
 @testable import TGDMModel
 

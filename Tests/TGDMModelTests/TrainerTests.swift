@@ -1,3 +1,5 @@
+import Torch
+import Diffusion
 import XCTest
 import Media
 @testable import TGDMModel
@@ -108,8 +110,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertGreaterThan(curve.width, 100)
         let grid = try RGBImage(contentsOf: dir.appendingPathComponent("samples-step0000040.png"))
         XCTAssertGreaterThan(grid.width, 4 * 16)
-        let model = try TGDMCheckpoint.loadModel(from: dir.appendingPathComponent("checkpoint.safetensors"))
-        XCTAssertEqual(model.config, .tiny)
+        let model = try TGDMModelBundle.load(from: dir.appendingPathComponent("checkpoint.safetensors")).model
+        XCTAssertEqual(model.config, TGDMConfig.tiny)
     }
 
     func testBadDatasetsAreRejected() throws {

@@ -1,3 +1,4 @@
+import Torch
 import XCTest
 @testable import TGDMModel
 
@@ -60,9 +61,15 @@ final class UNetTests: XCTestCase {
         XCTAssertEqual(c.downsampleFactor, 16)
         XCTAssertEqual(c.fusionLevels.map { c.imageSize >> $0 }, [32, 16])
         XCTAssertEqual(c.coefficientDim, 261)
+        XCTAssertEqual(c.conditionInputDim, 261)
         var video = c
-        video.coefficientDim = 3 * 261
+        video.temporalRadius = 1
         try video.validate()
+        XCTAssertEqual(video.conditionInputDim, 3 * 261)
+        // Configs written before the window existed read one frame.
+        let json = String(decoding: try JSONEncoder().encode(c), as: UTF8.self).replacingOccurrences(of: ",\"temporalRadius\":0", with: "")
+        XCTAssertFalse(json.contains("temporalRadius"))
+        XCTAssertEqual(try JSONDecoder().decode(TGDMConfig.self, from: Data(json.utf8)), c)
     }
 
     func testTauStartsAtZeroSoTexAttIsTheIdentity() throws {
@@ -117,8 +124,11 @@ final class UNetTests: XCTestCase {
         XCTAssertThrowsError(try model(noisy: b.noisy, timesteps: b.t, source: b.source, render: b.render, coefficients: Tensor.zeros([2, 10])))
         XCTAssertThrowsError(try model(noisy: b.noisy, timesteps: b.t, source: b.source, render: b.render, coefficients: b.rho * Double.nan))
         XCTAssertThrowsError(try model(noisy: Tensor.zeros([2, 3, 60, 60]), timesteps: b.t, source: b.source, render: b.render, coefficients: b.rho))
-        XCTAssertThrowsError(try model(noisy: b.noisy, timesteps: Tensor([Int64(1)]), source: b.source, render: b.render, coefficients: b.rho))
-        XCTAssertThrowsError(try model(noisy: b.noisy, timesteps: b.t, source: b.source.narrow(0, 0, 1), render: b.render, coefficients: b.rho))
+        // One timestep per element or one for all; one source per element or one for all.
+        XCTAssertThrowsError(try model(noisy: b.noisy, timesteps: Tensor([Int64(1), 2, 3]), source: b.source, render: b.render, coefficients: b.rho))
+        XCTAssertThrowsError(try model(noisy: b.noisy, timesteps: b.t, source: Tensor.cat([b.source, b.source.narrow(0, 0, 1)], dim: 0),
+                                       render: b.render, coefficients: b.rho))
+        XCTAssertNoThrow(try model(noisy: b.noisy, timesteps: Tensor([Int64(1)]), source: b.source.narrow(0, 0, 1), render: b.render, coefficients: b.rho))
         XCTAssertThrowsError(try TGDMUNet(config: TGDMConfig(imageSize: 100)))
         XCTAssertThrowsError(try TGDMUNet(config: TGDMConfig(texAttFactors: [3])))
         XCTAssertThrowsError(try TGDMUNet(config: TGDMConfig(texAttFactors: [32])))

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Blendshape name → column of the expression vector β (the face model's `expressionNames`).

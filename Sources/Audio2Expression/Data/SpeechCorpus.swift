@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 import Media
 

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Maps the token sequence N×(P+K)×H (P prefix tokens, then K audio tokens) to N×K×H features for the

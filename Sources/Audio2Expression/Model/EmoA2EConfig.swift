@@ -1,4 +1,6 @@
 import Foundation
+import Media
+import Torch
 
 /// The sequence model between the token embeddings and the expression head (paper Sec. 5.3 ablation).
 public enum EmoA2EBackbone: String, Codable, Sendable, CaseIterable {

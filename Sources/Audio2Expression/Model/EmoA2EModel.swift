@@ -1,4 +1,6 @@
 import Foundation
+import Media
+import Torch
 
 /// The EmoA2E network (paper Fig. 3, Eq. 9-11):
 ///   φ = η·φ_base                                                         (9)

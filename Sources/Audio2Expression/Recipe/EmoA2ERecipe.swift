@@ -1,6 +1,8 @@
-import Foundation
 import FaceModel
+import Foundation
 import Media
+import TextEncoder
+import Torch
 
 /// Settings of the reproducible EmoA2E training run on synthetic speech (docs/EMOA2E.md).
 public struct EmoA2ERecipeConfig: Codable, Sendable {

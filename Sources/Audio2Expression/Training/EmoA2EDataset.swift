@@ -1,4 +1,6 @@
 import Foundation
+import Media
+import Torch
 
 /// One training utterance: per-frame MFCC clips and expression targets, the speaker's identity, and for
 /// emotional data the emotion embedding and intensity.

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Projects face-model coefficients to the 68 facial landmarks (the FaceModel target provides one).

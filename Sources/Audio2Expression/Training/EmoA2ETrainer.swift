@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Optimisation settings (paper Sec. 5: Adam, lr 2e-4, random K = 32 windows; batch 128 there).

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Which sampler to run, with how many steps, and the seed of its noise. Plain data (Codable) so a CLI
@@ -18,15 +19,31 @@ public struct SamplerConfiguration: Codable, Equatable, Sendable {
     public var spacing: TimestepSpacing?
     /// Clip x̂_0 to [-1, 1] inside each step; nil picks the sampler's default (on for DDPM/DDIM, off for DPM-Solver++).
     public var clipSample: Bool?
+    /// One noise draw for the whole batch (see `NoiseSource`): the frames of a video then share their noise.
+    public var sharedNoise: Bool
 
     public init(kind: Kind = .ddim, steps: Int = 50, eta: Double = 0, seed: UInt64 = 0,
-                spacing: TimestepSpacing? = nil, clipSample: Bool? = nil) {
+                spacing: TimestepSpacing? = nil, clipSample: Bool? = nil, sharedNoise: Bool = false) {
         self.kind = kind
         self.steps = steps
         self.eta = eta
         self.seed = seed
         self.spacing = spacing
         self.clipSample = clipSample
+        self.sharedNoise = sharedNoise
+    }
+
+    enum CodingKeys: String, CodingKey { case kind, steps, eta, seed, spacing, clipSample, sharedNoise }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decode(Kind.self, forKey: .kind)
+        steps = try c.decode(Int.self, forKey: .steps)
+        eta = try c.decodeIfPresent(Double.self, forKey: .eta) ?? 0
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
+        spacing = try c.decodeIfPresent(TimestepSpacing.self, forKey: .spacing)
+        clipSample = try c.decodeIfPresent(Bool.self, forKey: .clipSample)
+        sharedNoise = try c.decodeIfPresent(Bool.self, forKey: .sharedNoise) ?? false
     }
 
     public func validate(trainTimesteps: Int) throws {
@@ -55,4 +72,7 @@ public struct SamplerConfiguration: Codable, Equatable, Sendable {
     }
 
     public func makeGenerator() -> Generator { Generator(seed: seed) }
+
+    /// The noise of one run: a fresh generator seeded with `seed`, shared across the batch when asked.
+    public func makeNoise() -> NoiseSource { NoiseSource(makeGenerator(), sharedAcrossBatch: sharedNoise) }
 }

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// The forward (noising) process of a DDPM (paper Sec. 3.1, Eq. 1-2):
@@ -10,7 +11,24 @@ import Foundation
 /// in float32, the cumulative product accumulated in double and stored as float32), so a schedule here
 /// equals `DDPMScheduler().alphas_cumprod` bit for bit; the tests check this.
 public struct NoiseSchedule: Sendable {
+    /// How a linear schedule is described in a model file (diffusers' `scheduler_config.json` in spirit), so
+    /// a model carries the schedule it was trained with.
+    public struct Linear: Codable, Equatable, Sendable {
+        public var trainTimesteps = 1000
+        public var betaStart = 1e-4
+        public var betaEnd = 0.02
+        public init(trainTimesteps: Int = 1000, betaStart: Double = 1e-4, betaEnd: Double = 0.02) {
+            self.trainTimesteps = trainTimesteps
+            self.betaStart = betaStart
+            self.betaEnd = betaEnd
+        }
+        /// The paper's schedule (Sec. 5.1): T = 1000, β linear from 1e-4 to 0.02.
+        public static let paper = Linear()
+    }
+
     public let betas: [Float]
+    /// The description this schedule was built from (nil for explicit betas).
+    public let linear: Linear?
     public let alphas: [Float]
     public let alphasCumprod: [Float]
     /// ᾱ as a CPU tensor, for gathering per-sample coefficients.
@@ -28,11 +46,18 @@ public struct NoiseSchedule: Sendable {
             throw DiffusionError.invalidArgument("need 0 < betaStart <= betaEnd < 1, got \(betaStart), \(betaEnd)")
         }
         let betas = try Tensor.linspace(betaStart, betaEnd, steps: trainTimesteps, dtype: .float32).floats()
-        try self.init(betas: betas)
+        try self.init(betas: betas, linear: Linear(trainTimesteps: trainTimesteps, betaStart: betaStart, betaEnd: betaEnd))
+    }
+
+    public init(_ linear: Linear) throws {
+        try self.init(trainTimesteps: linear.trainTimesteps, betaStart: linear.betaStart, betaEnd: linear.betaEnd)
     }
 
     /// A schedule from explicit betas, each in (0, 1).
-    public init(betas: [Float]) throws {
+    public init(betas: [Float]) throws { try self.init(betas: betas, linear: nil) }
+
+    private init(betas: [Float], linear: Linear?) throws {
+        self.linear = linear
         guard betas.count >= 2 else { throw DiffusionError.invalidArgument("a schedule needs at least 2 betas") }
         guard betas.allSatisfy({ $0 > 0 && $0 < 1 }) else {
             throw DiffusionError.invalidArgument("every beta must be in (0, 1)")

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// DDIM (Song et al. 2021, Eq. 12): deterministic for η = 0, DDPM-like for η = 1, any number of steps.
@@ -29,7 +30,7 @@ public final class DDIMScheduler: Scheduler {
         return timesteps
     }
 
-    public func step(modelOutput: Tensor, timestep t: Int, sample: Tensor, generator: Generator?) throws -> Tensor {
+    public func step(modelOutput: Tensor, timestep t: Int, sample: Tensor, noise: NoiseSource?) throws -> Tensor {
         let i = try planIndex(of: t, modelOutput: modelOutput, sample: sample)
         let prev = previousTimestep(after: i)
         let abar = alphaBar(t), abarPrev = alphaBar(prev)
@@ -42,7 +43,7 @@ public final class DDIMScheduler: Scheduler {
         let direction = try modelOutput * Double((1 - abarPrev - sigma * sigma).squareRoot())
         let next = try x0 * Double(abarPrev.squareRoot()) + direction
         guard eta > 0 else { return next }
-        let z = try gaussianNoise(like: sample, generator: generator)
+        let z = try gaussianNoise(like: sample, noise: noise)
         return try next + z * Double(sigma)
     }
 }

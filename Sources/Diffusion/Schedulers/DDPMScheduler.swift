@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Ancestral DDPM sampling (Ho et al. 2020; the paper's Eq. 4).
@@ -34,7 +35,7 @@ public final class DDPMScheduler: Scheduler {
         return timesteps
     }
 
-    public func step(modelOutput: Tensor, timestep t: Int, sample: Tensor, generator: Generator?) throws -> Tensor {
+    public func step(modelOutput: Tensor, timestep t: Int, sample: Tensor, noise: NoiseSource?) throws -> Tensor {
         let i = try planIndex(of: t, modelOutput: modelOutput, sample: sample)
         let prev = previousTimestep(after: i)
         // Scalars in float32, in the order diffusers evaluates them, so trajectories match its numbers.
@@ -55,7 +56,7 @@ public final class DDPMScheduler: Scheduler {
         case .posterior: sigmaSquared = max((1 - abarPrev) / (1 - abar) * stepBeta, 1e-20)
         case .beta: sigmaSquared = stepBeta
         }
-        let z = try gaussianNoise(like: sample, generator: generator)
+        let z = try gaussianNoise(like: sample, noise: noise)
         return try mean + z * Double(sigmaSquared.squareRoot())
     }
 }

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided Sampling of Diffusion
@@ -52,6 +53,14 @@ public final class DPMSolverMultistepScheduler: Scheduler {
         return timesteps
     }
 
+    public func begin(at index: Int) throws {
+        guard index >= 0, index < timesteps.count else {
+            throw DiffusionError.invalidArgument("\(name): start position \(index) outside the \(timesteps.count) planned steps")
+        }
+        stepIndex = index
+        previousX0 = nil   // the first step of the run is then first order, as at position 0
+    }
+
     /// (α, s, λ) for a σ, in float32 as diffusers computes them. λ is +∞ for σ = 0.
     private func alphaSigmaLambda(_ sigma: Float) -> (alpha: Float, sigma: Float, lambda: Float) {
         let alpha = 1 / (sigma * sigma + 1).squareRoot()
@@ -59,7 +68,7 @@ public final class DPMSolverMultistepScheduler: Scheduler {
         return (alpha, s, Foundation.log(alpha) - Foundation.log(s))
     }
 
-    public func step(modelOutput: Tensor, timestep t: Int, sample: Tensor, generator: Generator?) throws -> Tensor {
+    public func step(modelOutput: Tensor, timestep t: Int, sample: Tensor, noise: NoiseSource?) throws -> Tensor {
         let i = try planIndex(of: t, modelOutput: modelOutput, sample: sample)
         guard i == stepIndex else {
             throw DiffusionError.invalidArgument("\(name): expected timestep \(timesteps[min(stepIndex, timesteps.count - 1)]) (step \(stepIndex)), got \(t); steps must follow the plan in order")

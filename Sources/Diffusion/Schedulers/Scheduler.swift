@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// A reverse-process sampler in the style of diffusers' schedulers: plan the timesteps with
@@ -14,8 +15,43 @@ public protocol Scheduler: AnyObject {
     /// Plans `count` inference steps (1...T) and clears any history. Returns the timesteps.
     @discardableResult
     func setTimesteps(count: Int) throws -> [Int]
-    /// x_{t_prev} from x_t and the model's ε-prediction at `timestep`. `generator` seeds any fresh noise.
-    func step(modelOutput: Tensor, timestep: Int, sample: Tensor, generator: Generator?) throws -> Tensor
+    /// Prepares a run that starts at plan position `index` instead of 0 (image-to-image sampling from a
+    /// noised image: SDEdit, diffusers' `strength`). Clears any multistep history.
+    func begin(at index: Int) throws
+    /// x_{t_prev} from x_t and the model's ε-prediction at `timestep`. `noise` draws any fresh noise.
+    func step(modelOutput: Tensor, timestep: Int, sample: Tensor, noise: NoiseSource?) throws -> Tensor
+}
+
+extension Scheduler {
+    /// `step` with independent noise per batch element drawn from `generator` (diffusers' convention).
+    public func step(modelOutput: Tensor, timestep: Int, sample: Tensor, generator: Generator?) throws -> Tensor {
+        try step(modelOutput: modelOutput, timestep: timestep, sample: sample, noise: generator.map { NoiseSource($0) })
+    }
+}
+
+/// Where the Gaussian noise of a sampling run comes from: a seeded generator on the CPU (so a seed gives the
+/// same numbers on every device and as `torch.randn(shape, generator=g)`), either independent per batch
+/// element or one draw shared by the whole batch. Shared noise is what a video wants: every frame of a job
+/// then starts from, and is perturbed by, the same noise, so frames differ only where their conditions do.
+public struct NoiseSource {
+    public let generator: Generator
+    public let sharedAcrossBatch: Bool
+
+    public init(_ generator: Generator, sharedAcrossBatch: Bool = false) {
+        self.generator = generator
+        self.sharedAcrossBatch = sharedAcrossBatch
+    }
+
+    /// Standard-normal noise of `shape` on `device`.
+    public func draw(_ shape: [Int], device: Device = .cpu) throws -> Tensor {
+        var n: Tensor
+        if sharedAcrossBatch, shape.count > 1, shape[0] > 1 {
+            n = try Tensor.randn([1] + shape.dropFirst(), generator: generator, dtype: .float32).expand(shape)
+        } else {
+            n = try Tensor.randn(shape, generator: generator, dtype: .float32)
+        }
+        return device == .cpu ? n : try n.to(device)
+    }
 }
 
 /// How `count` inference timesteps are picked from 0..<T (the names and formulas are diffusers').
@@ -49,6 +85,12 @@ public enum TimestepSpacing: String, Codable, Sendable, CaseIterable {
 }
 
 extension Scheduler {
+    public func begin(at index: Int) throws {
+        guard index >= 0, index < timesteps.count else {
+            throw DiffusionError.invalidArgument("\(name): start position \(index) outside the \(timesteps.count) planned steps")
+        }
+    }
+
     /// The timestep after `index` in the plan, or -1 past the end (where ᾱ = 1, the clean image).
     func previousTimestep(after index: Int) -> Int {
         index + 1 < timesteps.count ? timesteps[index + 1] : -1
@@ -70,9 +112,9 @@ extension Scheduler {
     }
 }
 
-/// Standard-normal noise shaped like `like`, drawn on the CPU from `generator` (so a seed gives the same
-/// numbers on every device, and the same as `torch.randn(shape, generator=g)`), then moved to its device.
-func gaussianNoise(like: Tensor, generator: Generator?) throws -> Tensor {
-    let n = try Tensor.randn(like.shape, generator: generator, dtype: .float32)
+/// Standard-normal noise shaped like `like` (on its device), from `noise` or libtorch's default generator.
+func gaussianNoise(like: Tensor, noise: NoiseSource?) throws -> Tensor {
+    if let noise { return try noise.draw(like.shape, device: like.device) }
+    let n = try Tensor.randn(like.shape, dtype: .float32)
     return like.device == .cpu ? n : try n.to(like.device)
 }

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// One named group of the 3DMM coefficient vector ρ ∈ R^261 (paper Eq. 6), in the paper's order:

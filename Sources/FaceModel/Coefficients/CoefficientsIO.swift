@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Reading and writing coefficient files.

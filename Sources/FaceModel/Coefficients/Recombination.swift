@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Recombining coefficients of different faces (paper Sec. 4.2 and 4.4).

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Analysis-by-synthesis: finds coefficients ρ whose rendering matches a face image, by gradient
@@ -11,7 +12,9 @@ import Foundation
 /// Deep3DFaceRecon crop, or target landmarks to pull it into place.
 public final class CoefficientFitter {
     public struct Options: Sendable {
-        public var parts: Set<CoefficientPart> = [.identity, .expression, .texture, .illumination, .pose]
+        /// Gaze is fitted from the eyeballs turned by ω (the fitter renders them even when the given renderer
+        /// does not, since I_3d itself carries no gaze).
+        public var parts: Set<CoefficientPart> = [.identity, .expression, .texture, .illumination, .pose, .gaze]
         public var iterations = 100
         public var learningRate = 0.03
         public var size = 128
@@ -37,6 +40,14 @@ public final class CoefficientFitter {
         self.options = options
     }
 
+    /// The renderer of the fit: `renderer` with the eyeballs turned by ω when gaze is fitted.
+    func fittingRenderer() throws -> FaceRenderer {
+        guard options.parts.contains(.gaze), !renderer.options.renderGaze else { return renderer }
+        var o = renderer.options
+        o.renderGaze = true
+        return try FaceRenderer(model: renderer.model, options: o)
+    }
+
     /// - Parameters:
     ///   - image: 1×3×H×W target in [-1, 1] (resized to `options.size` by the caller).
     ///   - mask: optional 1×1×H×W region of the image that is face (default: everywhere).
@@ -57,6 +68,7 @@ public final class CoefficientFitter {
             throw FaceModelError.invalidArgument("iterations must be in 1...100000")
         }
         let target = try image.to(.float32)
+        let renderer = try fittingRenderer()
         let start = try initial ?? Coefficients.zeros(batch: 1)
         var leaves: [CoefficientPart: Tensor] = [:]
         for p in CoefficientPart.allCases where options.parts.contains(p) {

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// A linear 3D morphable face model (paper Eq. 7):
@@ -8,6 +9,12 @@ import Foundation
 /// `tex_basis` 3V×80, `triangles` T×3 (0-based, counter-clockwise seen from outside), `landmarks` 68
 /// (0-based, iBUG-68 order) and optionally `eye_left_vertices`, `eye_right_vertices`, `skin_mask`.
 /// Basis rows are vertex-major: row 3·v + c is coordinate c of vertex v (as in Deep3DFaceRecon).
+extension ModelFile {
+    /// The default morphable model (CC0 MakeHuman mesh and blendshapes; docs/FACEMODEL.md).
+    public static let faceModel = ModelFile(path: "face/tgdm_face_model.safetensors", environment: "TGDM_FACE_MODEL",
+                                            installedBy: "the repository (scripts/facemodel/build_default_model.py rebuilds it)")
+}
+
 public final class MorphableModel: @unchecked Sendable {
     public static let fileFormat = "tgdm-morphable-model"
 
@@ -177,14 +184,11 @@ public final class MorphableModel: @unchecked Sendable {
 
     // MARK: the default model
 
-    public static let defaultModelFileName = "tgdm_face_model.safetensors"
-
-    /// Where the default model lives: `$TGDM_FACE_MODEL` if set; else `Models/face/tgdm_face_model.safetensors`
-    /// found from the working directory, the executable's folder or this source file upwards.
-    public static func defaultModelURL() throws -> URL {
+    /// Where the default model lives (`ModelFile.faceModel`, see `ModelResources`).
+    public static func defaultModelURL(resources: ModelResources = .default) throws -> URL {
         do {
-            return try ModelLocator.locate("face/\(defaultModelFileName)", fileVariable: "TGDM_FACE_MODEL")
-        } catch let e as ModelLocator.Error {
+            return try resources.url(for: .faceModel)
+        } catch let e as ModelResources.Error {
             throw FaceModelError.invalidModel(e.description)
         }
     }

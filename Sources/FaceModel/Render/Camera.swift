@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// The pinhole camera of Deep3DFaceRecon: it sits on the +z axis at `distance` from the origin and

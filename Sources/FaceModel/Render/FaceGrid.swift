@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Grids of rendered faces for looking at the model: expression modes × amplitudes, or random faces.

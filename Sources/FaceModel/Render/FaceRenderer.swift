@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Options of the renderer R(S, T, γ, p) (paper Eq. 8).

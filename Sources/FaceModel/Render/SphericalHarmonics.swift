@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Second-order spherical-harmonics lighting of Lambertian surfaces, exactly as Deep3DFaceRecon:

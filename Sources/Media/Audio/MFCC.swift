@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// MFCC features with the conventions of the python_speech_features package (`psf.mfcc` with its

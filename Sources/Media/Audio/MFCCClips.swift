@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Cuts MFCC rows into one fixed-length clip per video frame — the audio input of EmoA2E

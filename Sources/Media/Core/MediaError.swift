@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Every failure in the Media module: bad input gives one of these, never a crash.

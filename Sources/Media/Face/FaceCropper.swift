@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Where a square crop came from: crop pixel (u, v) (pixel centres at +0.5) maps to source point
@@ -18,6 +19,19 @@ public struct CropTransform: Sendable, Equatable, Codable {
     public func toSource(u: Double, v: Double) -> (x: Double, y: Double) { (originX + u * scale, originY + v * scale) }
     /// Crop coordinates of a source point.
     public func toCrop(x: Double, y: Double) -> (u: Double, v: Double) { ((x - originX) / scale, (y - originY) / scale) }
+    /// The same square sampled at another resolution.
+    public func resized(to size: Int) -> CropTransform {
+        CropTransform(originX: originX, originY: originY, scale: side / Double(size), cropSize: size,
+                      sourceWidth: sourceWidth, sourceHeight: sourceHeight)
+    }
+
+    /// The largest centred square of a `width` × `height` picture, sampled at `size`.
+    public static func centreSquare(width: Int, height: Int, size: Int) -> CropTransform {
+        let side = Double(min(width, height))
+        return CropTransform(originX: (Double(width) - side) / 2, originY: (Double(height) - side) / 2, scale: side / Double(size),
+                             cropSize: size, sourceWidth: width, sourceHeight: height)
+    }
+
     /// A face box in source pixels expressed in crop pixels (e.g. to check what the crop contains).
     public func toCrop(_ b: FaceBox) -> FaceBox {
         let (u, v) = toCrop(x: b.x, y: b.y)

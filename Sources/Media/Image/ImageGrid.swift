@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Tiles images into one PNG/JPEG for inspection (e.g. source | target | generated per row).

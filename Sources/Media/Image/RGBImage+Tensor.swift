@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Image ↔ tensor convention used across the project: float32, channels first (RGB), values in

@@ -54,6 +54,10 @@ public enum SpeechSynthesizer {
         guard !native.isEmpty else { throw MediaError.emptyAudio("espeak-ng produced no audio for the text") }
         let duration = Double(native.count) / Double(nativeRate)
         let phonemes = segments(from: events, duration: duration)
+        // Punctuation or symbols alone make espeak-ng emit pauses only: a talking face of silence is an error.
+        guard phonemes.contains(where: { !isPause($0.phoneme) }) else {
+            throw MediaError.invalidArgument("the text has no speakable words")
+        }
 
         // Resample to the requested rate with ffmpeg (a temporary WAV at the native rate goes in).
         let dir = url.deletingLastPathComponent()
@@ -72,6 +76,9 @@ public enum SpeechSynthesizer {
         }
         return Result(phonemes: phonemes, duration: duration)
     }
+
+    /// espeak-ng's pause mnemonics (and the leading-silence segment).
+    static func isPause(_ phoneme: String) -> Bool { phoneme.allSatisfy { $0 == "_" || $0 == ":" || $0 == " " } }
 
     /// A raw phoneme event: mnemonic and audio position in ms.
     struct Event { var phoneme: String; var milliseconds: Int }

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Streams RGB frames from a video through an ffmpeg pipe (rawvideo rgb24), one frame at a time,

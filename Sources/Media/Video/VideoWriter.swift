@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Encodes RGB frames to an H.264 MP4 (yuv420p, BT.601, `-movflags +faststart`) through an ffmpeg

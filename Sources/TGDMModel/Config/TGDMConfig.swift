@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Errors of the TGDM generator, its losses and its trainer (libtorch failures surface as `TorchError`).
@@ -45,8 +46,11 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
     public var texAttFactors: [Int]
     /// Residual blocks per level in the texture encoder Φ_E.
     public var textureEncoderBlocks: Int
-    /// Length of ρ̂: 261 for one frame, 3 × 261 for a temporal window.
+    /// Length of one frame's ρ̂ (261).
     public var coefficientDim: Int
+    /// Radius k of the temporal window of Sec. 4.2: ρ̂ of frames i−k…i+k is the AdaIN condition of frame i
+    /// (k = 1 in the paper for video driving; 0 reads the frame alone). I_3d is always the centre frame.
+    public var temporalRadius: Int
     /// Upper bound on GroupNorm groups (the largest divisor of the channel count up to this is used).
     public var normGroups: Int
     public var dropout: Double
@@ -57,7 +61,8 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
 
     public init(imageSize: Int = 256, imageChannels: Int = 3, baseChannels: Int = 128, channelMultipliers: [Int] = [1, 1, 2, 3, 4],
                 blocksPerStage: Int = 2, texAttFactors: [Int] = [8, 16], textureEncoderBlocks: Int = 1, coefficientDim: Int = 261,
-                normGroups: Int = 32, dropout: Double = 0, attentionScaled: Bool = true, variant: Variant = .texAtt) {
+                normGroups: Int = 32, dropout: Double = 0, attentionScaled: Bool = true, variant: Variant = .texAtt,
+                temporalRadius: Int = 0) {
         self.imageSize = imageSize
         self.imageChannels = imageChannels
         self.baseChannels = baseChannels
@@ -70,6 +75,30 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
         self.dropout = dropout
         self.attentionScaled = attentionScaled
         self.variant = variant
+        self.temporalRadius = temporalRadius
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case imageSize, imageChannels, baseChannels, channelMultipliers, blocksPerStage, texAttFactors, textureEncoderBlocks
+        case coefficientDim, temporalRadius, normGroups, dropout, attentionScaled, variant
+    }
+
+    /// Decodes configs written before `temporalRadius` existed (those models read one frame: k = 0).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        imageSize = try c.decode(Int.self, forKey: .imageSize)
+        imageChannels = try c.decode(Int.self, forKey: .imageChannels)
+        baseChannels = try c.decode(Int.self, forKey: .baseChannels)
+        channelMultipliers = try c.decode([Int].self, forKey: .channelMultipliers)
+        blocksPerStage = try c.decode(Int.self, forKey: .blocksPerStage)
+        texAttFactors = try c.decode([Int].self, forKey: .texAttFactors)
+        textureEncoderBlocks = try c.decode(Int.self, forKey: .textureEncoderBlocks)
+        coefficientDim = try c.decode(Int.self, forKey: .coefficientDim)
+        temporalRadius = try c.decodeIfPresent(Int.self, forKey: .temporalRadius) ?? 0
+        normGroups = try c.decode(Int.self, forKey: .normGroups)
+        dropout = try c.decode(Double.self, forKey: .dropout)
+        attentionScaled = try c.decode(Bool.self, forKey: .attentionScaled)
+        variant = try c.decode(Variant.self, forKey: .variant)
     }
 
     /// The paper's generator: 256² input, 16× downsampling (5 levels: 256…16), TexAtt at 32×32 and 16×16.
@@ -87,6 +116,10 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
     public var downsampleFactor: Int { 1 << (levels - 1) }
     public func channels(level: Int) -> Int { baseChannels * channelMultipliers[level] }
     public var timeEmbeddingDim: Int { 4 * baseChannels }
+    /// Frames in the temporal window, 2k + 1.
+    public var windowFrames: Int { 2 * temporalRadius + 1 }
+    /// Width of the coefficient input of C = Linear(ρ̂) + Linear(t): one frame or the flattened window.
+    public var conditionInputDim: Int { coefficientDim * windowFrames }
     /// UNet levels (0 = full resolution) that carry TexAtt / feature-concat fusion.
     public var fusionLevels: [Int] { variant == .imageConcat ? [] : texAttFactors.map { $0.trailingZeroBitCount }.sorted() }
     public var usesTextureEncoder: Bool { variant != .imageConcat }
@@ -111,6 +144,7 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
             throw fail("imageSize \(imageSize) must be a multiple of the downsampling factor \(downsampleFactor) (and at most 4096)")
         }
         guard coefficientDim >= 1, coefficientDim <= 100_000 else { throw fail("coefficientDim \(coefficientDim) out of range") }
+        guard (0...8).contains(temporalRadius) else { throw fail("temporalRadius \(temporalRadius) must be in 0...8") }
         guard normGroups >= 1 else { throw fail("normGroups must be positive") }
         guard dropout >= 0, dropout < 1 else { throw fail("dropout \(dropout) must be in [0, 1)") }
         if variant != .imageConcat {
@@ -130,5 +164,26 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
         var g = min(normGroups, channels)
         while channels % g != 0 { g -= 1 }
         return g
+    }
+}
+
+extension TGDMConfig {
+    /// The coefficient input of each frame (N × conditionInputDim) from per-frame ρ̂ (N × coefficientDim):
+    /// with a temporal window (k > 0) the flattened ρ̂ of frames i−k…i+k (indices clamped to the sequence,
+    /// Sec. 4.2); a single-frame model driven by a sequence gets the k = 1 window's mean instead, the same
+    /// smoothing of per-frame estimation jitter in the only form it can read; a still gets ρ̂ itself.
+    public func conditionInput(_ rho: Tensor, isSequence: Bool) throws -> Tensor {
+        guard rho.rank == 2, rho.size(1) == coefficientDim, rho.size(0) >= 1 else {
+            throw TGDMError.invalidInput("expected N × \(coefficientDim) coefficients, got \(rho.shape)")
+        }
+        let n = rho.size(0)
+        func windows(_ k: Int) throws -> Tensor {
+            var idx: [Int64] = []
+            for i in 0..<n { for o in -k...k { idx.append(Int64(Swift.min(Swift.max(i + o, 0), n - 1))) } }
+            return try rho.indexSelect(0, Tensor(idx)).reshape([n, 2 * k + 1, coefficientDim])
+        }
+        if temporalRadius > 0 { return try windows(temporalRadius).reshape([n, conditionInputDim]) }
+        if isSequence && n > 2 { return try windows(1).mean(dim: 1) }
+        return rho
     }
 }

@@ -1,12 +1,16 @@
+import Diffusion
 import FaceModel
 import Foundation
+import Media
+import Torch
 
 /// What an evaluation samples and measures.
 public struct TGDMEvaluationConfig: Codable, Equatable, Sendable {
     /// Pairs evaluated, spread evenly over the dataset (index k·count_dataset/count).
     public var count = 24
-    /// Sampler kind and steps; batch b is sampled with seed `sampler.seed + b`, so every model sees the same noise.
-    public var sampler = SamplerConfiguration(kind: .ddim, steps: 25, seed: 0)
+    /// Sampler kind and steps (nil: the model's default sampler with seed 0); batch b is sampled with seed
+    /// `sampler.seed + b`, so every model sees the same noise.
+    public var sampler: SamplerConfiguration?
     public var batchSize = 8
     /// nil skips the coefficient errors (they need one `CoefficientFitter` run per image).
     public var motionFit: MotionFitSettings? = MotionFitSettings()
@@ -141,36 +145,32 @@ public final class TGDMEvaluator {
         }
     }
 
-    /// Reads a model for evaluation: EMA weights by default. A missing file is a clear error.
-    public static func loadModel(checkpoint url: URL, useEMA: Bool = true) throws -> TGDMUNet {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw TGDMError.checkpoint("no checkpoint at \(url.path) (train one with `tgdm train tgdm`, or use Models/tgdm/tgdm_synth64.safetensors)")
-        }
-        return try TGDMCheckpoint.loadModel(from: url, useEMA: useEMA)
-    }
-
-    public func evaluate(model: TGDMUNet, dataset: PairDataset, schedule: NoiseSchedule? = nil,
+    public func evaluate(bundle: TGDMModelBundle, dataset: PairDataset,
                          progress: ((String) -> Void)? = nil) throws -> (report: TGDMEvaluationReport, samples: EvaluationSamples) {
         let started = Date()
         guard dataset.count > 0 else { throw TGDMError.invalidInput("the evaluation dataset is empty") }
+        let model = bundle.model
         let indices = config.pairIndices(datasetCount: dataset.count)
-        let sampler = TGDMSampler(model: model, schedule: try schedule ?? NoiseSchedule())
+        let sampler = TGDMSampler(bundle: bundle)
+        let baseSampler = config.sampler ?? bundle.defaultSampler
         var source: [Tensor] = [], render: [Tensor] = [], generated: [Tensor] = [], target: [Tensor] = [], rho: [Tensor] = []
         for (b, start) in stride(from: 0, to: indices.count, by: config.batchSize).enumerated() {
             let batchIndices = Array(indices[start..<Swift.min(start + config.batchSize, indices.count)])
             let batch = try dataset.batch(indices: batchIndices)
             guard batch.target.size(2) == model.config.imageSize, batch.target.size(3) == model.config.imageSize,
-                  batch.coefficients.size(1) == model.config.coefficientDim else {
-                throw TGDMError.invalidInput("the dataset has \(batch.target.size(2))² images and \(batch.coefficients.size(1)) coefficients; the model expects \(model.config.imageSize)² and \(model.config.coefficientDim)")
+                  batch.coefficients.size(1) == model.config.conditionInputDim else {
+                throw TGDMError.invalidInput("the dataset has \(batch.target.size(2))² images and \(batch.coefficients.size(1)) coefficients; the model expects \(model.config.imageSize)² and \(model.config.conditionInputDim)")
             }
-            var samplerConfig = config.sampler
-            samplerConfig.seed = config.sampler.seed &+ UInt64(b)
+            var samplerConfig = baseSampler
+            samplerConfig.seed = baseSampler.seed &+ UInt64(b)
             let out = try sampler.generate(source: batch.source, render: model.config.usesRender ? batch.render : nil,
                                            coefficients: batch.coefficients, config: samplerConfig).to(.cpu)
             for i in 0..<batchIndices.count {
                 source.append(try batch.source.select(0, i)); render.append(try batch.render.select(0, i))
                 generated.append(try out.select(0, i)); target.append(try batch.target.select(0, i))
-                rho.append(try batch.coefficients.select(0, i))
+                // The motion estimator reads the frame's own ρ (the centre of a temporal window).
+                let k = model.config.temporalRadius, d = model.config.coefficientDim
+                rho.append(try batch.coefficients.select(0, i).narrow(0, k * d, d))
             }
             progress?("sampled \(source.count)/\(indices.count)")
         }
@@ -228,7 +228,9 @@ public final class TGDMEvaluator {
         if let s = config.motionFit {
             notes.append("Exp/Angle: CoefficientFitter (photometric, \(s.iterations) Adam steps, lr \(s.learningRate)) fits expression and pose from a neutral frontal start and refines illumination, with identity and texture fixed to the pair's known ρ; errors vs the ground-truth ρ. 'real target' is the fitter's own error on the real image: its noise floor.")
         }
-        let report = TGDMEvaluationReport(modelConfig: model.config, evaluation: config, pairIndices: indices, rows: rows, pairs: pairs,
+        var used = config
+        used.sampler = baseSampler
+        let report = TGDMEvaluationReport(modelConfig: model.config, evaluation: used, pairIndices: indices, rows: rows, pairs: pairs,
                                           seconds: Date().timeIntervalSince(started), notes: notes)
         return (report, EvaluationSamples(source: source, render: render, generated: generated, target: target))
     }

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Where the perceptual loss gets its VGG16 weights.

@@ -1,4 +1,6 @@
+import Diffusion
 import Foundation
+import Torch
 
 /// Weights and switches of the TGDM objective (Eq. 18-21, Sec. 5.1).
 public struct TGDMLossConfig: Codable, Equatable, Sendable {

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// The convolutional part of VGG16 (Simonyan & Zisserman 2015), returning the five LPIPS taps

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// An ADM/DDPM residual block whose second normalisation is AdaIN (Eq. 17):

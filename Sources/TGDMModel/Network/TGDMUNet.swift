@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// An encoder level of the UNet: AdaIN residual blocks, each followed by a texture fusion at fusion levels,
@@ -43,7 +44,8 @@ public final class DecoderStage: Module {
     }
 }
 
-/// The source-side conditioning, computed once per source image and reused at every denoising step.
+/// The source-side conditioning Φ_E(I_s), computed once per source image and reused at every denoising
+/// step. A batch-1 source serves a batch of frames of the same person (broadcast, never copied).
 public struct SourceFeatures {
     /// F_s^i keyed by UNet level (empty for `.imageConcat`).
     public let byLevel: [Int: Tensor]
@@ -51,6 +53,26 @@ public struct SourceFeatures {
     public let image: Tensor?
     public let batch: Int
     public let spatial: (Int, Int)
+
+    /// The features of batch elements `start ..< start + count` (a batch-1 source is shared as it is).
+    public func narrowed(_ start: Int, _ count: Int) throws -> SourceFeatures {
+        guard batch > 1 else { return self }
+        return SourceFeatures(byLevel: try byLevel.mapValues { try $0.narrow(0, start, count) },
+                              image: try image?.narrow(0, start, count), batch: count, spatial: spatial)
+    }
+}
+
+/// Everything ε_θ reads besides Z_t and t, prepared and validated once per job (or chunk of frames) by
+/// `TGDMUNet.prepare`, so the denoising loop only runs the network: Φ_E(I_s) (batch 1 or B), I_3d, and the
+/// coefficient half Linear(ρ̂) of the AdaIN condition C = Linear(ρ̂) + Linear(t) (Sec. 4.3).
+public struct TGDMConditioning {
+    public let source: SourceFeatures
+    /// I_3d, [B, C, H, W]; nil for the `.noRender` variant.
+    public let render: Tensor?
+    /// Linear(ρ̂), [B, timeEmbeddingDim].
+    public let coefficientEmbedding: Tensor
+    public var batch: Int { coefficientEmbedding.size(0) }
+    public var spatial: (Int, Int) { source.spatial }
 }
 
 /// ε-prediction plus, on request, the TexAtt attention maps keyed by module path (e.g. "middle.fusion",
@@ -84,7 +106,7 @@ public final class TGDMUNet: Module {
         let g = generator
         let cdim = config.timeEmbeddingDim
         let fusionLevels = Set(config.fusionLevels)
-        condition = try ConditionEmbedding(sinusoidDim: config.baseChannels, coefficientDim: config.coefficientDim, embeddingDim: cdim, generator: g)
+        condition = try ConditionEmbedding(sinusoidDim: config.baseChannels, coefficientDim: config.conditionInputDim, embeddingDim: cdim, generator: g)
         inputConv = try Conv2d(config.inputChannels, config.channels(level: 0), kernel: 3, generator: g)
         textureEncoder = config.usesTextureEncoder ? try TextureEncoder(config: config, generator: g) : nil
 
@@ -154,10 +176,10 @@ public final class TGDMUNet: Module {
     }
 
     private func checkFinite(_ x: Tensor, _ name: String) throws {
-        guard try x.abs().max().item().isFinite else { throw TGDMError.invalidInput("\(name) contains NaN or infinity") }
+        guard try x.isFinite() else { throw TGDMError.invalidInput("\(name) contains NaN or infinity") }
     }
 
-    /// Runs Φ_E on the source image I_s (in [-1, 1], [B, C, H, W]).
+    /// Runs Φ_E on the source image I_s (in [-1, 1], [B, C, H, W]; B = 1 for one person driving many frames).
     public func encodeSource(_ source: Tensor) throws -> SourceFeatures {
         try checkImage(source, "source image")
         try checkFinite(source, "source image")
@@ -168,6 +190,34 @@ public final class TGDMUNet: Module {
         return SourceFeatures(byLevel: try encoder(source), image: nil, batch: source.size(0), spatial: spatial)
     }
 
+    /// Validates the conditions of a batch once and precomputes what does not change between steps.
+    /// - Parameters:
+    ///   - source: `encodeSource` of one image (shared by the batch) or of B images.
+    ///   - render: I_3d [B, C, H, W] (ignored by `.noRender`, required otherwise).
+    ///   - coefficients: ρ̂ [B, conditionInputDim]: one frame, or the flattened window of `temporalRadius`.
+    public func prepare(source: SourceFeatures, render: Tensor?, coefficients: Tensor) throws -> TGDMConditioning {
+        let d = config.conditionInputDim
+        guard coefficients.rank == 2, coefficients.size(1) == d, coefficients.size(0) >= 1 else {
+            throw TGDMError.invalidInput("coefficients must be [B, \(d)]\(config.temporalRadius > 0 ? " (a window of \(config.windowFrames) frames × \(config.coefficientDim))" : ""), got \(coefficients.shape)")
+        }
+        let b = coefficients.size(0)
+        try checkFinite(coefficients, "coefficients")
+        guard source.batch == 1 || source.batch == b else {
+            throw TGDMError.invalidInput("source batch \(source.batch) must be 1 or match the \(b) frames")
+        }
+        var rendered: Tensor? = nil
+        if config.usesRender {
+            guard let render else { throw TGDMError.invalidInput("the \(config.variant) variant needs the rendered face I_3d") }
+            try checkImage(render, "rendered face")
+            guard render.size(0) == b, render.size(2) == source.spatial.0, render.size(3) == source.spatial.1 else {
+                throw TGDMError.invalidInput("rendered face \(render.shape) must be [\(b), \(config.imageChannels), \(source.spatial.0), \(source.spatial.1)]")
+            }
+            try checkFinite(render, "rendered face")
+            rendered = render
+        }
+        return TGDMConditioning(source: source, render: rendered, coefficientEmbedding: try condition.coefficients(coefficients))
+    }
+
     // MARK: forward
 
     /// ε_θ for one batch. `render` (I_3d) is required unless the variant is `.noRender` (where it is ignored).
@@ -175,32 +225,33 @@ public final class TGDMUNet: Module {
         try predictNoise(noisy: noisy, timesteps: timesteps, source: encodeSource(source), render: render, coefficients: coefficients).noise
     }
 
+    /// Validates and prepares the conditions, then predicts (the training path: conditions change every call).
     public func predictNoise(noisy: Tensor, timesteps: Tensor, source: SourceFeatures, render: Tensor?, coefficients: Tensor,
+                             returnAttention: Bool = false) throws -> TGDMOutput {
+        try predictNoise(noisy: noisy, timesteps: timesteps,
+                         conditioning: prepare(source: source, render: render, coefficients: coefficients), returnAttention: returnAttention)
+    }
+
+    /// ε_θ(Z_t, F_s, I_3d, ρ̂, t) with prepared conditions. `timesteps` holds B values or one shared by the
+    /// batch. Only shapes are checked here (no host synchronisation), so a sampler can call it every step.
+    public func predictNoise(noisy: Tensor, timesteps: Tensor, conditioning cond: TGDMConditioning,
                              returnAttention: Bool = false) throws -> TGDMOutput {
         try checkImage(noisy, "noisy image")
         let b = noisy.size(0)
-        guard timesteps.rank == 1, timesteps.count == b else {
-            throw TGDMError.invalidInput("need one timestep per batch element (\(b)), got shape \(timesteps.shape)")
+        guard b == cond.batch, cond.spatial == (noisy.size(2), noisy.size(3)) else {
+            throw TGDMError.invalidInput("conditions for \(cond.batch)×\(cond.spatial) do not match the noisy image \(noisy.shape)")
         }
-        guard coefficients.rank == 2, coefficients.shape == [b, config.coefficientDim] else {
-            throw TGDMError.invalidInput("coefficients must be [\(b), \(config.coefficientDim)], got \(coefficients.shape)")
+        guard timesteps.rank == 1, timesteps.count == b || timesteps.count == 1 else {
+            throw TGDMError.invalidInput("need one timestep per batch element (\(b)) or one for all, got shape \(timesteps.shape)")
         }
-        try checkFinite(coefficients, "coefficients")
-        guard source.batch == b, source.spatial == (noisy.size(2), noisy.size(3)) else {
-            throw TGDMError.invalidInput("source batch/size \(source.batch)×\(source.spatial) does not match the noisy image \(noisy.shape)")
-        }
+        let source = cond.source
         var inputs = [noisy]
-        if config.usesRender {
-            guard let render else { throw TGDMError.invalidInput("the \(config.variant) variant needs the rendered face I_3d") }
-            guard render.shape == noisy.shape else {
-                throw TGDMError.invalidInput("rendered face \(render.shape) must match the noisy image \(noisy.shape)")
-            }
-            try checkFinite(render, "rendered face")
-            inputs.append(render)
+        if let render = cond.render { inputs.append(render) }
+        if config.variant == .imageConcat, let image = source.image {
+            inputs.append(image.size(0) == b ? image : try image.expand([b] + image.shape.dropFirst()))
         }
-        if config.variant == .imageConcat, let image = source.image { inputs.append(image) }
 
-        let c = try condition(timesteps: timesteps, coefficients: coefficients)
+        let c = try condition.timeEmbedding(timesteps) + cond.coefficientEmbedding
         var attention: [String: Tensor] = [:]
         func fuse(_ module: Module, _ h: Tensor, level: Int, path: String) throws -> Tensor {
             guard let fusion = module as? TextureFusion, let fs = source.byLevel[level] else {

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// One resolution level of the texture encoder: residual blocks, then (except at the last level) a downsampling.

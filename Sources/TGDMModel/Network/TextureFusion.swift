@@ -1,8 +1,10 @@
+import Torch
 import Foundation
 
 /// Injects source texture features F_s into noise features F_d of the same resolution.
 public protocol TextureFusion: AnyObject {
     /// Returns F̂_d, and the attention map M [B, H_d·W_d, H_s·W_s] when asked and the block has one.
+    /// `source` has the batch of `noise`, or batch 1 for one source shared by every element.
     func fuse(noise: Tensor, source: Tensor, returnAttention: Bool) throws -> (features: Tensor, attention: Tensor?)
 }
 
@@ -31,11 +33,12 @@ public final class TexAttBlock: Module, TextureFusion {
     }
 
     public func fuse(noise fd: Tensor, source fs: Tensor, returnAttention: Bool) throws -> (features: Tensor, attention: Tensor?) {
-        guard fd.rank == 4, fs.rank == 4, fd.size(0) == fs.size(0) else {
-            throw TGDMError.invalidInput("TexAtt expects NCHW noise and source features with one batch size, got \(fd.shape) and \(fs.shape)")
+        guard fd.rank == 4, fs.rank == 4, fd.size(0) == fs.size(0) || fs.size(0) == 1 else {
+            throw TGDMError.invalidInput("TexAtt expects NCHW noise and source features with one batch size (or a shared source), got \(fd.shape) and \(fs.shape)")
         }
         let (b, h, w) = (fd.size(0), fd.size(2), fd.size(3))
         let q = try query(fd).flatten(2).transpose(1, 2)
+        // A shared source is projected once; matmul broadcasts K_s and V_s over the batch.
         let k = try key(fs).flatten(2).transpose(1, 2)
         let v = try value(fs).flatten(2).transpose(1, 2)
         let d = q.size(2)
@@ -57,9 +60,10 @@ public final class FeatureConcatBlock: Module, TextureFusion {
     }
 
     public func fuse(noise fd: Tensor, source fs: Tensor, returnAttention: Bool) throws -> (features: Tensor, attention: Tensor?) {
-        guard fd.rank == 4, fs.rank == 4, fd.size(0) == fs.size(0), fd.size(2) == fs.size(2), fd.size(3) == fs.size(3) else {
+        guard fd.rank == 4, fs.rank == 4, fd.size(0) == fs.size(0) || fs.size(0) == 1, fd.size(2) == fs.size(2), fd.size(3) == fs.size(3) else {
             throw TGDMError.invalidInput("feature concat needs aligned NCHW features, got \(fd.shape) and \(fs.shape)")
         }
-        return (try fd + mix(Tensor.cat([fd, fs], dim: 1)), nil)
+        let source = fs.size(0) == fd.size(0) ? fs : try fs.expand([fd.size(0)] + fs.shape.dropFirst())
+        return (try fd + mix(Tensor.cat([fd, source], dim: 1)), nil)
     }
 }

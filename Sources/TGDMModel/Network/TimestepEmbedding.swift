@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Sinusoidal features of the timestep (Transformer / DDPM style): [cos(t·f_k), sin(t·f_k)] with
@@ -28,7 +29,11 @@ public final class ConditionEmbedding: Module {
 
     /// timesteps [B] (int or float), coefficients [B, coefficientDim] -> C [B, embeddingDim].
     public func callAsFunction(timesteps: Tensor, coefficients rho: Tensor) throws -> Tensor {
-        let t = try time2(time1(sinusoidalEmbedding(timesteps, dim: sinusoidDim)).silu())
-        return try t + coefficients(rho)
+        try timeEmbedding(timesteps) + coefficients(rho)
+    }
+
+    /// Linear(emb(t)) for [B] timesteps (B = 1 broadcasts over a batch).
+    public func timeEmbedding(_ timesteps: Tensor) throws -> Tensor {
+        try time2(time1(sinusoidalEmbedding(timesteps, dim: sinusoidDim)).silu())
     }
 }

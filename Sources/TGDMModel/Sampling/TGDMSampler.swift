@@ -1,7 +1,9 @@
+import Diffusion
 import Foundation
+import Torch
 
-/// Generates faces with a trained TGDM denoiser: the source is encoded once (Φ_E), then any `Scheduler`
-/// runs the reverse process from Gaussian noise, each step calling ε_θ(Z_t, F_s, I_3d, ρ̂, t).
+/// Generates faces with a trained TGDM denoiser: the conditions are prepared once (`TGDMUNet.prepare`), then
+/// any `Scheduler` runs the reverse process, each step calling ε_θ(Z_t, F_s, I_3d, ρ̂, t) and nothing else.
 public struct TGDMSampler {
     public let model: TGDMUNet
     public let schedule: NoiseSchedule
@@ -11,44 +13,47 @@ public struct TGDMSampler {
         self.schedule = schedule
     }
 
-    /// Samples with a configured sampler (kind, steps, η, seed). Images [B, C, H, W] in [-1, 1]; `render`
-    /// may be nil only for the `.noRender` variant; coefficients [B, D]. Returns [B, C, H, W] clamped to [-1, 1].
-    public func generate(source: Tensor, render: Tensor?, coefficients: Tensor, config: SamplerConfiguration,
-                         progress: DiffusionSampler.Progress? = nil) throws -> Tensor {
-        let scheduler = try config.makeScheduler(schedule: schedule)
-        return try generate(source: source, render: render, coefficients: coefficients, scheduler: scheduler,
-                            generator: config.makeGenerator(), progress: progress)
+    public init(bundle: TGDMModelBundle) {
+        self.init(model: bundle.model, schedule: bundle.schedule)
     }
 
-    /// Samples with a scheduler whose timesteps are already planned.
-    public func generate(source: Tensor, render: Tensor?, coefficients: Tensor, scheduler: Scheduler, generator: Generator,
+    /// Samples a batch with prepared conditions (on the model's device). Returns [B, C, H, W] clamped to [-1, 1].
+    public func generate(conditioning: TGDMConditioning, configuration: SamplerConfiguration, start: SamplingStart = .noise,
                          progress: DiffusionSampler.Progress? = nil) throws -> Tensor {
-        guard scheduler.schedule.trainTimesteps == schedule.trainTimesteps else {
-            throw TGDMError.invalidInput("the scheduler's schedule has \(scheduler.schedule.trainTimesteps) steps, the model was trained with \(schedule.trainTimesteps)")
-        }
+        let scheduler = try configuration.makeScheduler(schedule: schedule)
         let wasTraining = model.training
         model.eval()
         defer { model.train(wasTraining) }
         let device = model.device
+        let shape = [conditioning.batch, model.config.imageChannels, conditioning.spatial.0, conditioning.spatial.1]
         return try Torch.noGrad {
-            let src = try model.encodeSource(source.to(device))
-            let rnd = try render?.to(device)
-            let rho = try coefficients.to(device)
-            let b = source.size(0)
             let denoise: DiffusionSampler.Denoiser = { x, t in
-                let ts = try Tensor.full([b], Double(t), dtype: .int64, device: device)
-                return try model.predictNoise(noisy: x, timesteps: ts, source: src, render: rnd, coefficients: rho).noise
+                // One timestep for the whole batch: Linear(emb(t)) is computed once and broadcast.
+                let ts = try Tensor.full([1], Double(t), dtype: .int64, device: device)
+                return try model.predictNoise(noisy: x, timesteps: ts, conditioning: conditioning).noise
             }
-            let out = try DiffusionSampler.sample(model: denoise, shape: source.shape, scheduler: scheduler, generator: generator,
-                                                  device: device, progress: progress)
+            let out = try DiffusionSampler.sample(model: denoise, shape: shape, scheduler: scheduler, noise: configuration.makeNoise(),
+                                                  start: start, device: device, progress: progress)
             return try out.clamp(min: -1, max: 1)
         }
+    }
+
+    /// Validates and prepares the conditions, then samples. Images [B, C, H, W] in [-1, 1] (the source may be a
+    /// single image shared by the batch); `render` may be nil only for the `.noRender` variant; coefficients
+    /// [B, conditionInputDim].
+    public func generate(source: Tensor, render: Tensor?, coefficients: Tensor, config: SamplerConfiguration,
+                         progress: DiffusionSampler.Progress? = nil) throws -> Tensor {
+        let device = model.device
+        let conditioning = try Torch.noGrad {
+            try model.prepare(source: model.encodeSource(source.to(device)), render: render?.to(device), coefficients: coefficients.to(device))
+        }
+        return try generate(conditioning: conditioning, configuration: config, progress: progress)
     }
 
     /// The TexAtt attention maps (Fig. 7) of one denoiser evaluation at timestep `t` on x_t, keyed by module path.
     public func attentionMaps(noisy: Tensor, timestep: Int, source: Tensor, render: Tensor?, coefficients: Tensor) throws -> [String: Tensor] {
         try Torch.noGrad {
-            let ts = try Tensor.full([noisy.size(0)], Double(timestep), dtype: .int64)
+            let ts = try Tensor.full([1], Double(timestep), dtype: .int64)
             return try model.predictNoise(noisy: noisy, timesteps: ts, source: model.encodeSource(source), render: render,
                                           coefficients: coefficients, returnAttention: true).attention
         }

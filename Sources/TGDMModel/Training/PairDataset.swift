@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// One training pair (Sec. 5.1: source and target frames of the same video): images are [C, H, W] in

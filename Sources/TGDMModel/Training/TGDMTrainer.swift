@@ -1,5 +1,7 @@
+import Diffusion
 import Foundation
 import Media
+import Torch
 
 /// The losses of one training step, kept for the loss curve and the checkpoint.
 public struct LossRecord: Equatable, Sendable {
@@ -81,8 +83,8 @@ public final class TGDMTrainer<Dataset: PairDataset> {
     public func trainStep() throws -> TGDMLossTerms {
         model.train()
         let batch = try dataset.batch(indices: batchIndices(forStep: step)).to(device)
-        guard batch.coefficients.size(1) == model.config.coefficientDim else {
-            throw TGDMError.invalidInput("dataset coefficients have \(batch.coefficients.size(1)) entries, the model expects \(model.config.coefficientDim)")
+        guard batch.coefficients.size(1) == model.config.conditionInputDim else {
+            throw TGDMError.invalidInput("dataset coefficients have \(batch.coefficients.size(1)) entries, the model expects \(model.config.conditionInputDim)")
         }
         let g = Generator(seed: Self.derivedSeed(config.seed, 2, step))
         let b = batch.size
@@ -160,9 +162,9 @@ public final class TGDMTrainer<Dataset: PairDataset> {
         }
         let json = JSONEncoder()
         json.outputFormatting = [.sortedKeys]
-        let metadata = ["format": Self.checkpointFormat,
-                        "model_config": String(decoding: try json.encode(model.config), as: UTF8.self),
-                        "training_config": String(decoding: try json.encode(config), as: UTF8.self)]
+        var metadata = try TGDMModelBundle.describing(config: model.config, schedule: schedule, sampler: TGDMModelBundle.standardSampler)
+        metadata["format"] = Self.checkpointFormat
+        metadata["training_config"] = String(decoding: try json.encode(config), as: UTF8.self)
         try Safetensors.save(tensors, metadata: metadata, to: url)
     }
 
@@ -172,7 +174,7 @@ public final class TGDMTrainer<Dataset: PairDataset> {
         guard file.metadata["format"] == Self.checkpointFormat else {
             throw TGDMError.checkpoint("\(url.lastPathComponent) is not a TGDM trainer checkpoint")
         }
-        let saved = try TGDMCheckpoint.modelConfig(file.metadata)
+        let saved = try TGDMModelBundle.modelConfig(file.metadata)
         guard saved == model.config else {
             throw TGDMError.checkpoint("\(url.lastPathComponent) was trained with a different model config (\(saved.variant), \(saved.imageSize)², base \(saved.baseChannels))")
         }
@@ -224,12 +226,12 @@ public final class TGDMTrainer<Dataset: PairDataset> {
         return try LossCurvePlot.render(series)
     }
 
-    /// Samples the first `previewCount` examples with the EMA weights (raw weights while the EMA is younger
-    /// than its horizon 1/(1-decay)).
+    /// Samples the first `previewCount` examples with the EMA weights (the EMA warms up, see
+    /// `EMA.warmedUpDecay`, so it is usable from the first step; the raw weights only before any step).
     public func writePreview(to url: URL) throws {
         let count = min(config.previewCount, dataset.count)
         let batch = try dataset.batch(indices: Array(0..<count))
-        let useEMA = step > 0   // the EMA warms up (see EMA.warmedUpDecay), so it is usable from the first step
+        let useEMA = step > 0
         let sampler: TGDMSampler
         if useEMA {
             let averaged = try TGDMUNet(config: model.config)
@@ -246,28 +248,5 @@ public final class TGDMTrainer<Dataset: PairDataset> {
             labels += ["source", "I_3d", useEMA ? "ema \(step)" : "raw \(step)", "target"]
         }
         try ImageGrid.save(tiles, columns: 4, to: url, labels: labels)
-    }
-}
-
-/// Reading TGDM weights outside the trainer (sampling, pipelines).
-public enum TGDMCheckpoint {
-    static func modelConfig(_ metadata: [String: String]) throws -> TGDMConfig {
-        guard let json = metadata["model_config"], let config = try? JSONDecoder().decode(TGDMConfig.self, from: Data(json.utf8)) else {
-            throw TGDMError.checkpoint("the checkpoint has no readable model_config metadata")
-        }
-        return config
-    }
-
-    /// Builds the model a trainer checkpoint describes and loads its EMA weights (or the raw weights).
-    public static func loadModel(from url: URL, useEMA: Bool = true) throws -> TGDMUNet {
-        let file = try Safetensors.load(url)
-        let config = try modelConfig(file.metadata)
-        let model = try TGDMUNet(config: config)
-        let prefix = useEMA ? "ema." : "model."
-        var state: [String: Tensor] = [:]
-        for (k, v) in file.tensors where k.hasPrefix(prefix) { state[String(k.dropFirst(prefix.count))] = v }
-        guard !state.isEmpty else { throw TGDMError.checkpoint("\(url.lastPathComponent) has no '\(prefix)' weights") }
-        try model.load(state, strict: true)
-        return model
     }
 }

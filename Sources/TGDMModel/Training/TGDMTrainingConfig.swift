@@ -1,4 +1,6 @@
+import Diffusion
 import Foundation
+import Torch
 
 /// Optimisation and bookkeeping of a TGDM training run (Sec. 5.1: AdamW-style Adam at lr 2e-4, batch 8).
 public struct TGDMTrainingConfig: Codable, Equatable, Sendable {

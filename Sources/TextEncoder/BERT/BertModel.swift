@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Sizes of a BERT encoder, read from a Hugging Face `config.json`.

@@ -1,3 +1,4 @@
+import Torch
 import Foundation
 
 /// Sizes of a CLIP text tower. `vitB32` is OpenAI CLIP ViT-B/32's.

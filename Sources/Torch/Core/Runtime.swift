@@ -9,6 +9,18 @@ public enum Torch {
         tg_set_num_threads(Int32(max(1, cores)))
     }
     public static var numThreads: Int { Int(tg_get_num_threads()) }
+
+    /// libgomp reads OMP_WAIT_POLICY when it loads, before `main`: with the default (active) policy its
+    /// threads spin and, on a small shared machine, a forward pass can be 30× slower. An executable calls
+    /// this first thing: unless the user chose a policy it re-executes itself once with the passive one
+    /// (returning only if that fails, to carry on in this process).
+    public static func ensurePassiveWaitPolicy() {
+        guard getenv("OMP_WAIT_POLICY") == nil else { return }
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1)
+        var args = CommandLine.arguments.map { strdup($0) }
+        args.append(nil)
+        execv("/proc/self/exe", &args)
+    }
     public static func manualSeed(_ seed: UInt64) { tg_manual_seed(seed) }
     public static var cudaDeviceCount: Int { Int(tg_cuda_device_count()) }
 

@@ -204,6 +204,12 @@ public final class Tensor: @unchecked Sendable {
         return v
     }
 
+    /// Whether every element is finite (one host synchronisation; an empty tensor is finite).
+    public func isFinite() throws -> Bool {
+        guard count > 0 else { return true }
+        return try detach().abs().max().item().isFinite   // max propagates NaN
+    }
+
     // MARK: conversions
 
     public func to(_ dtype: DType) throws -> Tensor { try Tensor.check(tg_to_dtype(handle, dtype.rawValue), "to(\(dtype))") }

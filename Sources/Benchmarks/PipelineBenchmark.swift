@@ -1,0 +1,109 @@
+import Audio2Expression
+import Diffusion
+import FaceModel
+import Foundation
+import Media
+import Pipelines
+import TGDMModel
+import Torch
+
+/// Frames per second of whole jobs (image-, video- and audio-driven) on the bundled model and Samples/, at the
+/// model's 64² and at 256² output, beside the pipeline as it was before conditioning was prepared once
+/// (`legacySample` re-creates that path step for step) measured in the same run.
+public enum PipelineBenchmark {
+    struct Job {
+        let name: String
+        let job: GenerationJob
+        let frames: Int
+    }
+
+    public static func run(options: BenchmarkOptions, log: (String) -> Void) throws {
+        let samples = try samplesFolder()
+        let pipeline = try TalkingFacePipeline()
+        let n = options.quick ? 2 : max(1, options.pipelineFrames)
+        var config = PipelineConfiguration()
+        let source = try pipeline.portrait(samples.appendingPathComponent("source.png"), configuration: config)
+        let driving = try pipeline.portrait(samples.appendingPathComponent("driving.png"), configuration: config)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tgdm-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let wav = dir.appendingPathComponent("speech.wav")
+        _ = try SpeechSynthesizer.synthesize("Hi there, how are you?", to: wav)
+        let jobs = [
+            Job(name: "image", job: .reenact(source: source, driver: .image(driving)), frames: 1),
+            Job(name: "video", job: .reenact(source: source, driver: .video(VideoDriver(url: samples.appendingPathComponent("driving_video.mp4"), maxFrames: n))), frames: n),
+            Job(name: "audio", job: .reenact(source: source, driver: .speech(SpeechDriver(audio: wav, emotion: "happy", intensity: 2))), frames: 0),
+        ]
+        let sampler = pipeline.bundle.defaultSampler
+        log("pipeline benchmark: bundled TGDM \(pipeline.modelSize)², sampler \(sampler.kind.rawValue) \(sampler.steps) steps η \(sampler.eta), batch \(config.batchSize), \(Torch.numThreads) threads")
+        log("| job | output | frames | fps now | fps before | speed-up |")
+        log("|---|---|---|---|---|---|")
+        for size in [pipeline.modelSize, 256] {
+            config.outputSize = size
+            config.framing = size == pipeline.modelSize ? .crop : .fullFrame
+            for j in jobs {
+                let t0 = Date()
+                let sink = CollectingSink()
+                try pipeline.run(j.job, configuration: config, into: sink)
+                let now = Date().timeIntervalSince(t0)
+                let frames = sink.frames.count
+                let t1 = Date()
+                try legacy(pipeline, job: j.job, configuration: config)
+                let before = Date().timeIntervalSince(t1)
+                log(String(format: "| %@ | %d² %@ | %d | %.2f | %.2f | %.1f× |", j.name, size, config.framing.rawValue, frames,
+                           Double(frames) / now, Double(frames) / before, before / now))
+            }
+        }
+    }
+
+    /// The job through the earlier sampling path: Φ_E over b copies of the source in every chunk, and every
+    /// step validating its inputs (two host synchronisations), recomputing Linear(ρ̂), then a third
+    /// synchronisation for the sampler's finiteness check; outputs brought to the output size.
+    static func legacy(_ p: TalkingFacePipeline, job: GenerationJob, configuration: PipelineConfiguration) throws {
+        guard case .reenact(let source, let driver) = job else { return }
+        let motion = try p.motion(for: driver, source: source, configuration: configuration)
+        let rho = try Coefficients.reenact(source: source.coefficients, driver: motion.coefficients)
+        let model = p.generator
+        let cond = try model.config.conditionInput(rho.tensor, isSequence: motion.isSequence)
+        let image = try source.image(size: p.modelSize)
+        let s = p.bundle.defaultSampler
+        var start = 0
+        while start < rho.batch {
+            let b = min(configuration.batchSize, rho.batch - start)
+            let render = try p.renderGeometry(rho.frames(start, b))
+            try Torch.noGrad {
+                let features = try model.encodeSource(image.expand([b, 3, p.modelSize, p.modelSize]).contiguous())
+                let scheduler = try s.makeScheduler(schedule: p.bundle.schedule)
+                let noise = NoiseSource(Generator(seed: UInt64(start)))
+                var x = try noise.draw([b, 3, p.modelSize, p.modelSize])
+                for t in scheduler.timesteps {
+                    let ts = try Tensor.full([b], Double(t), dtype: .int64)
+                    let eps = try model.predictNoise(noisy: x, timesteps: ts, source: features, render: render,
+                                                     coefficients: cond.narrow(0, start, b)).noise
+                    _ = try eps.isFinite()
+                    x = try scheduler.step(modelOutput: eps, timestep: t, sample: x, noise: noise)
+                }
+                for i in 0..<b {
+                    let face = try x.clamp(min: -1, max: 1).select(0, i).unsqueeze(0)
+                    _ = try RGBImage(tensor: F.interpolate(face, size: (configuration.outputSize, configuration.outputSize),
+                                                           mode: .bilinear(alignCorners: false)).squeeze(0))
+                }
+            }
+            start += b
+        }
+    }
+
+    /// `Samples/` of the checkout (searched upwards from the working directory and this source file).
+    static func samplesFolder(callerFile: String = #filePath) throws -> URL {
+        let fm = FileManager.default
+        for start in [URL(fileURLWithPath: fm.currentDirectoryPath), URL(fileURLWithPath: callerFile).deletingLastPathComponent()] {
+            var dir = start.standardizedFileURL
+            for _ in 0..<8 {
+                let c = dir.appendingPathComponent("Samples/source.png")
+                if fm.fileExists(atPath: c.path) { return c.deletingLastPathComponent() }
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        throw MediaError.fileNotFound("Samples/source.png (run from the repository)")
+    }
+}

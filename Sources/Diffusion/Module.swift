@@ -1,2 +1,0 @@
-// Diffusion module: see docs/ARCHITECTURE.md.
-@_exported import Torch

@@ -1,2 +1,0 @@
-// FaceModel module: see docs/ARCHITECTURE.md.
-@_exported import Torch

@@ -1,2 +1,0 @@
-// Media module: see docs/ARCHITECTURE.md.
-@_exported import Torch

@@ -1,0 +1,100 @@
+import Diffusion
+import FaceModel
+import Foundation
+import Media
+import TGDMModel
+import Torch
+
+/// What a sink learns before the first frame.
+public struct StreamInfo {
+    public let frameCount: Int
+    public let fps: Double
+    public let audio: URL?
+    /// The source face crop (reenactment) or the identity's crop (swap), for side-by-side panels.
+    public let sourcePanel: RGBImage?
+}
+
+/// The frames of one job, generated chunk by chunk on demand: memory holds ρ̂ of every frame (261 floats each)
+/// and one chunk of images, whatever the length. Everything that is the same for every chunk is prepared once:
+/// Φ_E of the source (one image, shared by the batch), ρ̂ and its temporal windows, the sampler.
+public final class FrameStream {
+    public let rho: Coefficients
+    public let motion: DrivingMotion
+    public var count: Int { rho.batch }
+    public var info: StreamInfo {
+        StreamInfo(frameCount: count, fps: motion.fps, audio: motion.audio, sourcePanel: sourcePanel)
+    }
+
+    private let pipeline: TalkingFacePipeline
+    private let sourceFeatures: SourceFeatures
+    private let conditionInput: Tensor
+    private let composer: FrameComposer
+    private let sampler: SamplerConfiguration
+    private let batchSize: Int
+    private let progress: PipelineProgressHandler?
+    private let sourcePanel: RGBImage?
+    private var driverFrames: VideoReader?
+    private var nextFrame = 0
+
+    init(pipeline: TalkingFacePipeline, rho: Coefficients, texture: Tensor, motion: DrivingMotion, composer: FrameComposer,
+         configuration: PipelineConfiguration, progress: PipelineProgressHandler?) throws {
+        self.pipeline = pipeline
+        self.rho = rho
+        self.motion = motion
+        self.composer = composer
+        self.progress = progress
+        batchSize = configuration.batchSize
+        let bundle = pipeline.bundle
+        var s = configuration.sampler ?? bundle.defaultSampler
+        s.seed = configuration.seed
+        s.sharedNoise = configuration.sharedNoise
+        sampler = s
+        try s.validate(trainTimesteps: bundle.schedule.trainTimesteps)
+        let model = pipeline.generator
+        sourceFeatures = try Torch.noGrad { try model.encodeSource(texture.to(model.device)) }
+        conditionInput = try model.config.conditionInput(rho.tensor, isSequence: motion.isSequence).to(model.device)
+        sourcePanel = try RGBImage(tensor: texture.squeeze(0))
+        if let v = motion.video {
+            driverFrames = try VideoReader(url: v.url)
+        }
+        _ = progress?(.frames(done: 0, total: rho.batch))
+    }
+
+    deinit { driverFrames?.close() }
+
+    /// The next chunk of frames, or nil when all were generated.
+    public func next() throws -> [GeneratedFrame]? {
+        guard nextFrame < count else { return nil }
+        let start = nextFrame, b = min(batchSize, count - nextFrame)
+        let model = pipeline.generator
+        let frames = try rho.frames(start, b)
+        let renders = try pipeline.renderGeometry(frames)
+        let conditioning = try Torch.noGrad {
+            try model.prepare(source: sourceFeatures, render: model.config.usesRender ? renders.to(model.device) : nil,
+                              coefficients: conditionInput.narrow(0, start, b))
+        }
+        var config = sampler
+        // Shared noise: every chunk starts from the same draw. Otherwise each chunk gets its own seed.
+        if !config.sharedNoise { config.seed = sampler.seed &+ UInt64(start) }
+        let total = count
+        let faces: Tensor
+        do {
+            faces = try TGDMSampler(bundle: pipeline.bundle).generate(conditioning: conditioning, configuration: config) { step, steps in
+                self.progress?(.denoising(step: step, steps: steps, frames: start..<(start + b), totalFrames: total)) ?? true
+            }.to(.cpu)
+        } catch DiffusionError.cancelled {
+            throw PipelineError.cancelled
+        }
+        var out: [GeneratedFrame] = []
+        for i in 0..<b {
+            let face = try faces.select(0, i)
+            let driver: RGBImage?
+            if let reader = driverFrames { driver = try reader.nextFrame() } else { driver = try motion.image.map { $0.frame } }
+            out.append(GeneratedFrame(index: start + i, output: try composer.compose(face: face), face: face,
+                                      render: try renders.select(0, i), driver: driver))
+        }
+        nextFrame += b
+        if let p = progress, !p(.frames(done: nextFrame, total: total)) { throw PipelineError.cancelled }
+        return out
+    }
+}

@@ -1,2 +1,0 @@
-// Pipelines module: see docs/ARCHITECTURE.md.
-@_exported import Torch

@@ -1,0 +1,121 @@
+import Audio2Expression
+import FaceModel
+import Foundation
+import Media
+import Torch
+
+/// The motion of a driver: ρ_d per output frame, the frame rate, and what goes with it.
+public struct DrivingMotion {
+    /// N × 261 driving coefficients (only expression, pose and gaze are used for reenactment).
+    public let coefficients: Coefficients
+    public let fps: Double
+    /// Audio to mux into the output (speech, or the driving video's own track).
+    public let audio: URL?
+    /// True for video and speech: consecutive frames of one sequence (temporal window, shared noise).
+    public let isSequence: Bool
+    /// The driving video, to show its frames beside the result.
+    public let video: VideoDriver?
+    /// The driving still, to show beside the result.
+    public let image: Portrait?
+    /// How the coefficients were obtained, for messages.
+    public let origin: String
+}
+
+/// EmoA2E applied to speech (Sec. 4.2): MFCC clips + α + emotion prompt + η → β̂ per frame, on top of a base ρ
+/// whose pose gets an optional gentle head sway (a still head looks frozen).
+public enum SpeechMotion {
+    public static func coefficients(audio: URL, base: Coefficients, a2e: EmoA2E, emotion: String, intensity: Double,
+                                    headMotion: Double, fps: Double = 25) throws -> Coefficients {
+        guard (1...3).contains(intensity) else { throw PipelineError.invalidInput("intensity must be in 1...3, got \(intensity)") }
+        guard headMotion.isFinite, (0...10).contains(headMotion) else { throw PipelineError.invalidInput("head motion must be in 0...10") }
+        let clips = try MFCCClips(rowsPerClip: a2e.config.mfccRowsPerFrame, fps: fps).clips(audio: audio)
+        guard clips.size(0) >= 2 else {
+            throw PipelineError.invalidInput("\(audio.lastPathComponent) is shorter than two video frames (\(String(format: "%.2f", 2 / fps)) s)")
+        }
+        let beta = try a2e.predict(mfccClips: clips, identity: base.identity, emotion: a2e.config.emotionConditioned ? emotion : nil,
+                                   intensity: intensity)
+        let n = beta.size(0)
+        var motion = try Coefficients(base.frame(0).tensor.expand([n, Coefficients.count]).contiguous()).replacing(.expression, with: beta)
+        if headMotion > 0 {
+            // ≈ ±3° yaw and ±2° pitch at amplitude 1, at incommensurate slow frequencies.
+            var pose = try motion.pose.floats()
+            for i in 0..<n {
+                let t = Double(i) / fps
+                pose[i * 6 + 1] += Float(headMotion * 0.05 * sin(2 * .pi * 0.23 * t))
+                pose[i * 6 + 0] += Float(headMotion * 0.035 * sin(2 * .pi * 0.31 * t + 1))
+            }
+            motion = try motion.replacing(.pose, with: Tensor(pose, shape: [n, 6]))
+        }
+        return motion
+    }
+}
+
+extension TalkingFacePipeline {
+    /// Estimates the driving motion of `driver` for `source`.
+    public func motion(for driver: Driver, source: Portrait, configuration: PipelineConfiguration,
+                       progress: PipelineProgressHandler? = nil) throws -> DrivingMotion {
+        switch driver {
+        case .image(let p):
+            return DrivingMotion(coefficients: p.coefficients, fps: 25, audio: nil, isSequence: false, video: nil, image: p,
+                                 origin: p.coefficientSource)
+        case .motion(let c, let fps):
+            guard fps > 0, fps <= 240 else { throw PipelineError.invalidInput("fps must be in (0, 240], got \(fps)") }
+            return DrivingMotion(coefficients: c, fps: fps, audio: nil, isSequence: c.batch > 1, video: nil, image: nil, origin: "given")
+        case .speech(let s):
+            _ = progress?(.analyzing(.speech, done: 0, total: 1))
+            let c = try SpeechMotion.coefficients(audio: s.audio, base: source.coefficients, a2e: emoA2E(), emotion: s.emotion,
+                                                  intensity: s.intensity, headMotion: s.headMotion, fps: s.fps)
+            if let p = progress, !p(.analyzing(.speech, done: 1, total: 1)) { throw PipelineError.cancelled }
+            return DrivingMotion(coefficients: c, fps: s.fps, audio: s.audio, isSequence: true, video: nil, image: nil,
+                                 origin: "EmoA2E, \"\(s.emotion)\" at η = \(s.intensity)")
+        case .video(let v):
+            return try videoMotion(v, configuration: configuration, progress: progress)
+        }
+    }
+
+    /// Coefficients of the frames of a driving video: from a coefficient file (one row per frame) or a sidecar
+    /// `NAME.coeffs.json`, else by tracking: the face square is found on the first frame and kept (FOMM's
+    /// preprocessing), the first frame is fitted from scratch and each later one from its predecessor.
+    /// Frames stream through: memory holds one frame and the coefficients.
+    func videoMotion(_ v: VideoDriver, configuration: PipelineConfiguration, progress: PipelineProgressHandler?) throws -> DrivingMotion {
+        if let m = v.maxFrames, m < 1 { throw PipelineError.invalidInput("max frames must be positive, got \(m)") }
+        let reader = try VideoReader(url: v.url)
+        defer { reader.close() }
+        let fps = reader.info.fps > 0 ? reader.info.fps : 25
+        let expected = min(v.maxFrames ?? Int.max, reader.info.frameCount > 0 ? reader.info.frameCount : Int.max)
+        let audio = reader.info.hasAudio ? v.url : nil
+        let sidecar = v.url.deletingPathExtension().appendingPathExtension("coeffs.json")
+        if let url = v.coefficients ?? (FileManager.default.fileExists(atPath: sidecar.path) ? sidecar : nil) {
+            var frames = 0
+            while try reader.nextFrame() != nil {
+                frames += 1
+                if let m = v.maxFrames, frames >= m { break }
+            }
+            guard frames > 0 else { throw PipelineError.invalidInput("\(v.url.lastPathComponent) has no frames") }
+            let c = try Coefficients.load(from: url)
+            guard c.batch >= frames else {
+                throw PipelineError.invalidInput("\(url.lastPathComponent) has \(c.batch) frames of coefficients, the video \(frames)")
+            }
+            return DrivingMotion(coefficients: try c.frames(0, frames), fps: fps, audio: audio, isSequence: true, video: v, image: nil,
+                                 origin: "coefficients \(url.lastPathComponent)")
+        }
+        var rows: [Coefficients] = []
+        var crop: CropTransform? = nil
+        let size = analysisSize
+        while let frame = try reader.nextFrame() {
+            let square = try crop ?? portraits.faceSquare(in: frame, name: "the first frame of \(v.url.lastPathComponent)", size: size)
+            crop = square
+            let image = try FaceCropper.crop(frame, transform: square).toTensor()
+            let previous = rows.last
+            rows.append(try portraits.fitCoefficients(image, initial: previous,
+                                                      iterations: previous == nil ? configuration.fitIterations : configuration.trackIterations))
+            if let p = progress, !p(.analyzing(.drivingVideo, done: rows.count, total: expected == Int.max ? rows.count : expected)) {
+                throw PipelineError.cancelled
+            }
+            if let m = v.maxFrames, rows.count >= m { break }
+        }
+        guard !rows.isEmpty else { throw PipelineError.invalidInput("\(v.url.lastPathComponent) has no frames") }
+        return DrivingMotion(coefficients: try Coefficients.concatenate(rows), fps: fps, audio: audio, isSequence: true, video: v,
+                             image: nil, origin: "tracked (\(rows.count) frames)")
+    }
+}

@@ -1,0 +1,185 @@
+import ArgumentParser
+import Audio2Expression
+import FaceModel
+import Foundation
+import Media
+import Pipelines
+import Torch
+
+struct ReenactCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reenact",
+        abstract: "Image-driven reenactment: the source's appearance with the driving image's expression, pose and gaze.",
+        discussion: "Coefficients of each image come from a sidecar NAME.coeffs.json next to it when present, else from the face found in it.")
+
+    @Option(help: "Source portrait (PNG/JPEG).") var source: String
+    @Option(help: "Driving image.") var driving: String
+    @Option(name: .shortAndLong, help: "Output PNG.") var output: String = "reenact.png"
+    @Option(help: "Also write a comparison grid (source | driver | I_3d | TGDM | output).") var grid: String?
+    @OptionGroup var generation: GenerationOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let p = try generation.makePipeline()
+            let config = generation.configuration(for: p)
+            let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
+            let d = try p.portrait(inputURL(driving), configuration: config)
+            try p.run(.reenact(source: s, driver: .image(d)), configuration: config,
+                      into: ImageFileSink(url: outputURL(output), grid: grid.map(outputURL)), progress: ProgressReporter().handler)
+            print("wrote \(output) (source ρ: \(s.coefficientSource); driver ρ: \(d.coefficientSource))")
+        }
+    }
+}
+
+struct VideoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "video", abstract: "Video-driven reenactment (window k = 1) to an MP4 (the driving video's sound muxed in).")
+
+    @Option(help: "Source portrait.") var source: String
+    @Option(help: "Driving video.") var driving: String
+    @Option(help: "Coefficients of the driving frames (JSON/safetensors, one row per frame); default: a sidecar or tracking.") var drivingCoeffs: String?
+    @Option(help: "At most this many frames.") var maxFrames: Int?
+    @Flag(help: "Write source | driver | I_3d | result side by side instead of the result alone.") var sideBySide = false
+    @Option(name: .shortAndLong, help: "Output MP4.") var output: String = "video.mp4"
+    @OptionGroup var generation: GenerationOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let p = try generation.makePipeline()
+            let config = generation.configuration(for: p)
+            let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
+            let driver = VideoDriver(url: try inputURL(driving), coefficients: try drivingCoeffs.map(inputURL), maxFrames: maxFrames)
+            let summary = try p.run(.reenact(source: s, driver: .video(driver)), configuration: config,
+                                    into: VideoFileSink(url: outputURL(output), layout: sideBySide ? .sideBySide : .result,
+                                                        height: sideBySide ? generation.size : nil),
+                                    progress: ProgressReporter().handler)
+            print("wrote \(output) (\(summary.frames) frames; driving motion: \(summary.motionOrigin))")
+        }
+    }
+}
+
+struct TalkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "talk",
+        abstract: "Audio-driven talking face with a text emotion prompt and a continuous intensity, to an MP4 with the audio muxed in.")
+
+    @Option(help: "Source portrait.") var source: String
+    @Option(help: "Speech audio (any format ffmpeg reads).") var audio: String?
+    @Option(help: "Or text to speak with espeak-ng.") var text: String?
+    @Option(help: "Emotion prompt: a word, a phrase, or styles joined with '+' (e.g. \"happy+surprised\").") var emotion: String = "neutral"
+    @Option(help: "Intensity η, continuous in 1...3.") var intensity: Double = 1
+    @Option(help: "EmoA2E weights (default: the bundled model).") var a2e: String?
+    @Option(help: "Head sway amplitude (0 = still).") var headMotion: Double = 1
+    @Flag(help: "Write source | I_3d | result side by side instead of the result alone.") var sideBySide = false
+    @Option(help: "Also save the generated coefficients ρ̂ (JSON).") var saveCoeffs: String?
+    @Option(name: .shortAndLong, help: "Output MP4.") var output: String = "talk.mp4"
+    @OptionGroup var generation: GenerationOptions
+
+    func validate() throws {
+        guard (1...3).contains(intensity) else { throw ValidationError("--intensity must be in 1...3") }
+        guard headMotion.isFinite, (0...10).contains(headMotion) else { throw ValidationError("--head-motion must be in 0...10") }
+        guard (audio == nil) != (text == nil) else { throw ValidationError("give either --audio or --text") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let speech = try speechInput(audio: audio, text: text, output: output)
+            let p = try generation.makePipeline()
+            if let a2e { p.setEmoA2E(try EmoA2E.load(weights: inputURL(a2e))) }
+            let config = generation.configuration(for: p)
+            let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
+            let driver = SpeechDriver(audio: speech, emotion: emotion, intensity: intensity, headMotion: headMotion)
+            let summary = try p.run(.reenact(source: s, driver: .speech(driver)), configuration: config,
+                                    into: VideoFileSink(url: outputURL(output), layout: sideBySide ? .sideBySide : .result,
+                                                        height: sideBySide ? generation.size : nil),
+                                    progress: ProgressReporter().handler)
+            if let c = saveCoeffs { try summary.coefficients.save(to: outputURL(c)) }
+            print("wrote \(output) (\(summary.frames) frames, emotion \"\(emotion)\", intensity \(intensity))")
+        }
+    }
+}
+
+/// The audio to use: a given file, or `text` spoken by espeak-ng into a WAV next to the output.
+func speechInput(audio: String?, text: String?, output: String) throws -> URL {
+    if let a = audio { return try inputURL(a) }
+    guard let t = text, !t.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("give --audio or --text") }
+    let wav = outputURL(output).deletingPathExtension().appendingPathExtension("wav")
+    _ = try SpeechSynthesizer.synthesize(t, to: wav)
+    return wav
+}
+
+struct A2ECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "a2e",
+        abstract: "EmoA2E only: speech + emotion prompt + intensity → expression coefficients (JSON), with an optional rendered preview MP4.")
+
+    @Option(help: "Speech audio.") var audio: String?
+    @Option(help: "Or text to speak with espeak-ng.") var text: String?
+    @Option(help: "Emotion prompt.") var emotion: String = "neutral"
+    @Option(help: "Intensity η in 1...3.") var intensity: Double = 1
+    @Option(help: "Identity coefficients (a coefficients file; default: the mean face).") var identity: String?
+    @Option(help: "EmoA2E weights (default: the bundled model).") var weights: String?
+    @Option(help: "Rendered preview MP4 (the 3DMM face, audio muxed in).") var preview: String?
+    @Option(name: .shortAndLong, help: "Output coefficients (.json or .safetensors).") var output: String = "coeffs.json"
+
+    func validate() throws {
+        guard (1...3).contains(intensity) else { throw ValidationError("--intensity must be in 1...3") }
+        guard (audio == nil) != (text == nil) else { throw ValidationError("give either --audio or --text") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            Torch.configureThreads()
+            installStopHandler()
+            let speech = try speechInput(audio: audio, text: text, output: output)
+            let model = try weights.map { try EmoA2E.load(weights: inputURL($0)) } ?? EmoA2E.loadDefault()
+            var base = try Coefficients(illumination: Tensor(SphericalHarmonics.frontalLight()))
+            if let i = identity { base = try Coefficients.load(from: inputURL(i)).frame(0) }
+            let c = try SpeechMotion.coefficients(audio: speech, base: base, a2e: model, emotion: emotion, intensity: intensity, headMotion: 0)
+            try c.save(to: outputURL(output))
+            print("wrote \(output) (\(c.batch) frames at 25 fps)")
+            if let pv = preview {
+                let renderer = try FaceRenderer.makeDefault()
+                let writer = try VideoWriter(url: outputURL(pv), width: 256, height: 256, fps: 25, audio: speech)
+                do {
+                    let bar = ProgressBar("render", total: c.batch)
+                    for i in 0..<c.batch {
+                        guard stopRequested == 0 else { throw PipelineError.cancelled }
+                        let img = try Torch.noGrad { try renderer.render(c.frame(i), width: 256, height: 256).image }
+                        try writer.write(tensor: img.squeeze(0))
+                        bar.update(i + 1)
+                    }
+                    try writer.finish()
+                } catch {
+                    writer.cancel()
+                    throw error
+                }
+                print("wrote \(pv)")
+            }
+        }
+    }
+}
+
+struct SwapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swap", abstract: "Face swapping: the source's identity (face shape) on the target, keeping everything else of the target.")
+
+    @Option(help: "Identity source image.") var source: String
+    @Option(help: "Target image.") var target: String
+    @Option(name: .shortAndLong, help: "Output PNG.") var output: String = "swap.png"
+    @Option(help: "Also write a comparison grid.") var grid: String?
+    @Flag(help: "The --model was trained with `--task swap` (its texture input is the face-masked target).") var swapModel = false
+    @OptionGroup var generation: GenerationOptions
+
+    func run() throws {
+        try runReportingErrors {
+            let p = try generation.makePipeline()
+            let config = generation.configuration(for: p)
+            let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
+            let t = try p.portrait(inputURL(target), configuration: config)
+            try p.run(.swap(identity: s, target: t, maskedTexture: swapModel), configuration: config,
+                      into: ImageFileSink(url: outputURL(output), grid: grid.map(outputURL)), progress: ProgressReporter().handler)
+            print("wrote \(output)")
+        }
+    }
+}

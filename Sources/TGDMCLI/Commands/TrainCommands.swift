@@ -1,0 +1,211 @@
+import ArgumentParser
+import Audio2Expression
+import Diffusion
+import FaceModel
+import Foundation
+import Media
+import SyntheticFaces
+import TGDMModel
+import TextEncoder
+import Torch
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Train the networks of the paper.", subcommands: [TrainTGDMCommand.self, TrainA2ECommand.self])
+}
+
+enum ModelPreset: String, ExpressibleByArgument, CaseIterable {
+    case tiny32, small64, small128, paper256
+
+    func config(variant: TGDMConfig.Variant, temporalRadius: Int) -> TGDMConfig {
+        var c: TGDMConfig
+        switch self {
+        case .tiny32: c = TGDMConfig(imageSize: 32, baseChannels: 32, channelMultipliers: [1, 2, 2], blocksPerStage: 1, texAttFactors: [2, 4])
+        case .small64: c = .small64
+        case .small128: c = .small128
+        case .paper256: c = .paper256
+        }
+        c.variant = variant
+        c.coefficientDim = Coefficients.count
+        c.temporalRadius = temporalRadius
+        return c
+    }
+}
+
+/// What the generator learns (Sec. 4.3 reenactment, or Sec. 4.4 swapping).
+enum TrainingTask: String, ExpressibleByArgument, CaseIterable {
+    /// Source and target frames of one identity.
+    case reenact
+    /// Reconstruct a frame from its own face-masked picture (Sec. 4.4).
+    case swap
+}
+
+extension SyntheticPairDataset.Split: ExpressibleByArgument {}
+
+struct TrainTGDMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tgdm",
+        abstract: "Train the TGDM generator on source/target pairs (10·L_simple + L_rec + L_p, image losses gated at L_simple < 0.05).",
+        discussion: "Interrupt with Ctrl-C at any time: the step in progress finishes and a checkpoint is written; run the same command again to resume.")
+
+    @Option(help: "Dataset made by `tgdm dataset synth`.") var data: String = "data/synth64.safetensors"
+    @Option(help: "Model size preset (\(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))).") var preset: ModelPreset = .small64
+    @Option(help: "texAtt (ours) or a Table 2 ablation: imageConcat, featureConcat, noRender.") var variant: TGDMConfig.Variant = .texAtt
+    @Option(help: "reenact (source and target frames of one identity) or swap (Sec. 4.4: reconstruct a frame from its face-masked self).")
+    var task: TrainingTask = .reenact
+    @Option(help: "Temporal window radius k of ρ̂ (Sec. 4.2; 1 = the paper's video window, 0 = one frame).") var window: Int = 0
+    @Option(help: "Total optimisation steps.") var steps: Int = 2000
+    @Option(help: "Batch size.") var batch: Int = 8
+    @Option(help: "Learning rate (the paper: 2e-4).") var lr: Double = 2e-4
+    @Option(help: "EMA decay of the sampling weights.") var emaDecay: Double = 0.999
+    @Option(help: "Log every N steps.") var logEvery: Int = 25
+    @Option(help: "Checkpoint every N steps.") var checkpointEvery: Int = 250
+    @Option(help: "Loss curve and sample grid every N steps (0 = only at the end).") var artifactEvery: Int = 500
+    @Option(help: "Preview sampler steps (DDIM, η = 1).") var previewSteps: Int = 25
+    @Option(help: "Stop after this many minutes of wall time (a checkpoint is written).") var maxMinutes: Double?
+    @Option(help: "Run folder (checkpoint.safetensors, loss.png, samples-*.png).") var out: String = "runs/tgdm"
+    @Flag(help: "Start over even if the run folder has a checkpoint.") var fresh = false
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        guard (0...4).contains(window) else { throw ValidationError("--window must be in 0...4") }
+        guard steps >= 0, (1...4096).contains(batch), lr > 0, (0..<1).contains(emaDecay) else {
+            throw ValidationError("--steps ≥ 0, --batch in 1...4096, --lr > 0 and --ema-decay in [0, 1) are required")
+        }
+        guard (1...1000).contains(previewSteps) else { throw ValidationError("--preview-steps must be in 1...1000") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            try runtime.apply()
+            let url = try inputURL(data)
+            let pairs: SyntheticPairSource = task == .swap ? try SyntheticSwapDataset(url: url, split: .train)
+                                                           : try SyntheticPairDataset(url: url, split: .train)
+            var modelConfig = preset.config(variant: variant, temporalRadius: window)
+            guard modelConfig.imageSize == pairs.size else {
+                throw ValidationError("preset \(preset.rawValue) is \(modelConfig.imageSize)² but the dataset is \(pairs.size)²")
+            }
+            modelConfig.temporalRadius = window
+            let dataset = SyntheticTrainingPairs(source: pairs, temporalRadius: window, seed: runtime.seed)
+            var tc = TGDMTrainingConfig()
+            tc.batchSize = batch; tc.learningRate = lr; tc.emaDecay = emaDecay; tc.seed = runtime.seed
+            tc.logEvery = logEvery; tc.checkpointEvery = checkpointEvery; tc.artifactEvery = artifactEvery
+            tc.preview.steps = previewSteps
+            let dir = URL(fileURLWithPath: out)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let model = try TGDMUNet(config: modelConfig)
+            let trainer = try TGDMTrainer(model: model, dataset: dataset, config: tc, schedule: try NoiseSchedule(.paper), outputDirectory: dir)
+            let ckpt = dir.appendingPathComponent("checkpoint.safetensors")
+            if !fresh, FileManager.default.fileExists(atPath: ckpt.path) {
+                try trainer.loadCheckpoint(from: ckpt)
+                print("resuming \(ckpt.path) at step \(trainer.step)")
+            }
+            print("TGDM \(task.rawValue) \(variant.rawValue) \(modelConfig.imageSize)², window k = \(window), \(model.parameterCount) parameters, \(dataset.count) training pairs, batch \(batch)")
+            let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
+            try trainer.train(until: steps) {
+                if stopRequested != 0 { return false }
+                if let d = deadline, Date() > d { return false }
+                return true
+            }
+            try trainer.saveCheckpoint(to: ckpt)
+            try trainer.writeArtifacts()
+            print("checkpoint \(ckpt.path) at step \(trainer.step); loss curve and samples in \(dir.path)")
+        }
+    }
+}
+
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Sample a trained TGDM on dataset pairs and write a grid: source | I_3d | generated | target.")
+
+    @Option(help: "Checkpoint (trainer checkpoint or bundled weights).") var checkpoint: String
+    @Option(help: "Dataset made by `tgdm dataset synth`.") var data: String = "data/synth64.safetensors"
+    @Option(help: "train | test | all") var split: SyntheticPairDataset.Split = .test
+    @Option(help: "Number of pairs.") var count: Int = 8
+    @Option(help: "First pair index.") var start: Int = 0
+    @OptionGroup var sampling: SamplerOptions
+    @Flag(help: "Show the TexAtt attention of the centre pixel of the deepest features (paper Fig. 7) as an extra column.")
+    var attention = false
+    @OptionGroup var runtime: RuntimeOptions
+    @Option(name: .shortAndLong, help: "Output PNG.") var output: String = "samples.png"
+
+    func run() throws {
+        try runReportingErrors {
+            try runtime.apply()
+            let bundle = try TGDMModelBundle.load(from: inputURL(checkpoint))
+            let pairs = try SyntheticPairDataset(url: inputURL(data), split: split)
+            let ds = SyntheticTrainingPairs(source: pairs, temporalRadius: bundle.config.temporalRadius, seed: runtime.seed)
+            guard count > 0, start >= 0, start < ds.count else { throw ValidationError("pairs \(start)..<\(start + count) outside 0..<\(ds.count)") }
+            let n = Swift.min(count, ds.count - start)
+            // Spread the pairs over the split so several identities appear.
+            let stride = Swift.max(1, (ds.count - start) / n)
+            let batch = try ds.batch(indices: (0..<n).map { start + $0 * stride })
+            let s = TGDMSampler(bundle: bundle)
+            var config = sampling.configuration(default: bundle.defaultSampler) ?? bundle.defaultSampler
+            config.seed = runtime.seed
+            let bar = ProgressBar("sample", total: config.steps)
+            let out = try s.generate(source: batch.source, render: batch.render, coefficients: batch.coefficients, config: config) { i, _ in
+                bar.update(i); return stopRequested == 0
+            }
+            var overlays: [Tensor]? = nil
+            if attention {
+                let maps = try s.attentionMaps(noisy: out, timestep: 100, source: batch.source, render: batch.render, coefficients: batch.coefficients)
+                guard let o = try AttentionOverlay.centreQuery(maps: maps, sources: batch.source) else {
+                    throw ValidationError("this model has no TexAtt attention (variant \(bundle.config.variant.rawValue))")
+                }
+                overlays = o
+            }
+            var tiles: [Tensor] = [], labels: [String] = []
+            for i in 0..<n {
+                tiles += [try batch.source.select(0, i), try batch.render.select(0, i), try out.select(0, i), try batch.target.select(0, i)]
+                labels += ["source", "I_3d", "TGDM", "target"]
+                if let o = overlays { tiles.append(o[i]); labels.append("attention") }
+            }
+            try ImageGrid.save(tiles, columns: overlays == nil ? 4 : 5, to: outputURL(output), labels: labels)
+            print("wrote \(output) (\(n) \(split.rawValue) pairs, \(config.kind.rawValue) \(config.steps) steps)")
+        }
+    }
+}
+
+struct TrainA2ECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "a2e",
+        abstract: "Train EmoA2E on synthetic speech (espeak-ng) with viseme and emotion targets; compares Transformer, GRU and MLP at one budget.")
+
+    static let recipe = EmoA2ERecipeConfig()
+    @Option(help: "Steps per backbone.") var steps: Int = recipe.training.steps
+    @Option(help: "Batch size.") var batch: Int = recipe.training.batchSize
+    @Option(help: "Backbones to train, comma separated (transformer,gru,mlp).") var backbones: String = "transformer,gru,mlp"
+    @Option(help: "Run folder (checkpoints, report.json).") var out: String = recipe.outputDirectory
+    @Option(help: "Where to write the transformer's weights for inference (empty: don't).") var ship: String = ""
+    @Option(help: "Seed.") var seed: UInt64 = recipe.seed
+    @Option(help: "Compute threads (default: all cores).") var threads: Int?
+
+    func run() throws {
+        try runReportingErrors {
+            Torch.configureThreads(threads)
+            installStopHandler()
+            var c = Self.recipe
+            c.training.steps = steps
+            c.training.batchSize = batch
+            c.backbones = try backbones.split(separator: ",").map { name in
+                guard let b = EmoA2EBackbone(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("unknown backbone '\(name)' (transformer, gru, mlp)")
+                }
+                return b
+            }
+            c.outputDirectory = out
+            c.shippedWeightsPath = ship.isEmpty ? nil : ship
+            c.seed = seed
+            let start = Date()
+            let report = try EmoA2ERecipe.run(config: c, textEncoder: MiniLMEmotionEncoder.installed(), faceModel: .loadDefault()) {
+                print(String(format: "[%6.0f s] ", Date().timeIntervalSince(start)) + $0)
+            }
+            for b in report.backbones {
+                print(String(format: "%@: held-out mouth LMD %.3f (unseen voice %.3f), %d steps in %.0f s",
+                             b.backbone.rawValue, b.heldOutLMD, b.heldOutLMDUnseenVoice, b.steps, b.trainingSeconds))
+            }
+        }
+    }
+}

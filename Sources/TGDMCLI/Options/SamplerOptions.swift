@@ -1,0 +1,67 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+import Pipelines
+import TGDMModel
+import Torch
+
+extension SamplerConfiguration.Kind: ExpressibleByArgument {}
+extension TGDMConfig.Variant: ExpressibleByArgument {}
+extension OutputFraming: ExpressibleByArgument {}
+
+/// The sampler flags of every command that samples TGDM. Flags left out keep the model's own default sampler
+/// (stored in the model file; DDIM 50 steps, η = 1 for the bundled model).
+struct SamplerOptions: ParsableArguments {
+    @Option(help: "Sampler: ddim, ddpm or dpm-solver++ (default: the model's).") var sampler: SamplerConfiguration.Kind?
+    @Option(help: "Sampling steps (ddpm: up to 1000, the paper's setting; default: the model's).") var steps: Int?
+    @Option(help: "DDIM η: 1 = stochastic, 0 = deterministic (default: the model's).") var eta: Double?
+
+    /// The model's default with the given flags applied, or nil when no flag was given.
+    func configuration(default base: SamplerConfiguration) -> SamplerConfiguration? {
+        guard sampler != nil || steps != nil || eta != nil else { return nil }
+        var c = base
+        if let sampler, sampler != base.kind {
+            c = SamplerConfiguration(kind: sampler, steps: base.steps, eta: sampler == .ddim ? base.eta : 0)
+        }
+        if let steps { c.steps = steps }
+        if let eta { c.eta = eta }
+        return c
+    }
+
+    func validate() throws {
+        if let steps, !(1...1000).contains(steps) { throw ValidationError("--steps must be in 1...1000") }
+        if let eta, !(eta.isFinite && (0...1).contains(eta)) { throw ValidationError("--eta must be in [0, 1]") }
+    }
+}
+
+/// Options of every command that runs the generator on pictures.
+struct GenerationOptions: ParsableArguments {
+    @Option(help: "TGDM model file (default: the bundled \(ModelFile.tgdm)).") var model: String?
+    @OptionGroup var sampling: SamplerOptions
+    @Option(help: "Frames denoised together.") var batch: Int = 8
+    @Option(help: "Side of the output face crop in pixels.") var size: Int = 256
+    @Flag(help: "Return the face crop instead of the whole picture with the face pasted back.") var cropOnly = false
+    @Option(help: "Which face when a picture has several (0 = the largest).") var faceIndex: Int = 0
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        guard (1...256).contains(batch) else { throw ValidationError("--batch must be in 1...256") }
+        guard (16...2048).contains(size) else { throw ValidationError("--size must be in 16...2048") }
+        guard faceIndex >= 0 else { throw ValidationError("--face-index must be ≥ 0") }
+    }
+
+    func makePipeline() throws -> TalkingFacePipeline {
+        try runtime.apply()
+        return try TalkingFacePipeline(model: model.map(inputURL))
+    }
+
+    func configuration(for pipeline: TalkingFacePipeline) -> PipelineConfiguration {
+        var c = PipelineConfiguration()
+        c.sampler = sampling.configuration(default: pipeline.bundle.defaultSampler)
+        c.seed = runtime.seed
+        c.batchSize = batch
+        c.outputSize = size
+        c.framing = cropOnly ? .crop : .fullFrame
+        return c
+    }
+}

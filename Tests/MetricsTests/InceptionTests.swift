@@ -129,6 +129,10 @@ final class FrechetDistanceTests: XCTestCase {
         XCTAssertNotEqual(a.mean, c.mean)
         XCTAssertGreaterThan(a.std, 0)
         XCTAssertEqual(a.mean, try reference("kid.first100"), accuracy: 0.5, "subset estimates scatter around the full-set value")
+        // Large sets compute each subset's kernels instead of indexing full matrices: same numbers.
+        let direct = try KernelInceptionDistance.compute(x, y, subsets: 20, maxSubsetSize: 50, seed: 1, precomputeLimit: 10)
+        XCTAssertEqual(direct.mean, a.mean, accuracy: 1e-9)
+        XCTAssertEqual(direct.std, a.std, accuracy: 1e-9)
     }
 
     func testRejectsBadInput() throws {

@@ -58,20 +58,23 @@ public final class EmotionClassifier {
         return (Emotion(rawValue: best)!, p[best])
     }
 
-    /// fer's classifier input for a face of an 8-bit image: 1×1×64×64 in [-1, 1], rounded to 8-bit levels
-    /// before scaling as OpenCV's uint8 pipeline does.
+    /// fer's classifier input for a face of an 8-bit image: 1×1×64×64 in [-1, 1], with OpenCV's 8-bit
+    /// arithmetic (fixed-point grey conversion and bilinear resize), so it equals fer's input exactly.
     public static func ferInput(_ image: RGBImage, face box: FaceBox? = nil) throws -> Tensor {
         let (w, h) = (image.width, image.height)
-        var grey = [Float](repeating: 0, count: w * h)
+        // OpenCV's RGB→grey for 8-bit images: the BT.601 weights in 15-bit fixed point, rounded.
+        var grey = [Int](repeating: 0, count: w * h)
         image.pixels.withUnsafeBufferPointer { px in
             for i in 0..<(w * h) {
-                let y = 0.299 * Float(px[3 * i]) + 0.587 * Float(px[3 * i + 1]) + 0.114 * Float(px[3 * i + 2])
-                grey[i] = y.rounded()
+                grey[i] = (9798 * Int(px[3 * i]) + 19235 * Int(px[3 * i + 1]) + 3735 * Int(px[3 * i + 2]) + (1 << 14)) >> 15
             }
         }
         // The crop in image coordinates, [x0, x1) × [y0, y1), as fer's tosquare + offsets + padding.
         var (x0, y0, x1, y1) = (0, 0, w, h)
         if let box {
+            guard box.width.isFinite, box.height.isFinite, box.x.isFinite, box.y.isFinite else {
+                throw MetricsError.invalidInput("face box \(box) is not finite")
+            }
             var (bx, by, bw, bh) = (Int(box.x.rounded(.down)), Int(box.y.rounded(.down)), Int(box.width.rounded()), Int(box.height.rounded()))
             guard bw > 0, bh > 0 else { throw MetricsError.invalidInput("face box \(box) is empty") }
             if bh > bw { bx -= (bh - bw) / 2; bw = bh } else if bw > bh { by -= (bw - bh) / 2; bh = bw }
@@ -80,15 +83,46 @@ public final class EmotionClassifier {
             x1 = Swift.min(w + pad, bx + bw + offset); y1 = Swift.min(h + pad, by + bh + offset)
             guard x1 > x0, y1 > y0 else { throw MetricsError.invalidInput("face box \(box) lies outside the \(w)×\(h) image") }
         }
-        let bottomRows = grey[(Swift.max(h - 2, 0) * w)...]
-        let fill = (bottomRows.reduce(0, +) / Float(bottomRows.count)).rounded()
+        // fer pads with the mean grey of the last two rows (cv2.mean, rounded when stored as 8-bit).
+        let bottom = grey[(Swift.max(h - 2, 0) * w)...]
+        let fill = Int((Double(bottom.reduce(0, +)) / Double(bottom.count)).rounded(.toNearestOrEven))
         let (cw, ch) = (x1 - x0, y1 - y0)
-        var crop = [Float](repeating: fill, count: cw * ch)
+        var crop = [Int](repeating: fill, count: cw * ch)
         for r in 0..<ch where (0..<h).contains(y0 + r) {
             for c in 0..<cw where (0..<w).contains(x0 + c) { crop[r * cw + c] = grey[(y0 + r) * w + x0 + c] }
         }
-        let t = try Tensor(crop, shape: [1, 1, ch, cw])
-        let resized = try F.interpolate(t, size: (inputSize, inputSize), mode: .bilinear(alignCorners: false)).round().clamp(min: 0, max: 255)
-        return try (resized / 255 - 0.5) * 2
+        let resized = resizeLinear8Bit(crop, width: cw, height: ch, to: inputSize)
+        return try (Tensor(resized.map(Float.init), shape: [1, 1, inputSize, inputSize]) / 255 - 0.5) * 2
+    }
+
+    /// OpenCV's `resize(INTER_LINEAR)` for 8-bit images, bit-exact with its vectorised path (checked
+    /// against opencv-python 5.0 on x86-64): half-pixel centres; 11-bit weights; horizontally the weight is
+    /// clamped at the borders, vertically only the row index is; the vertical blend is
+    /// ((row₀/16 · β₀)/2¹⁶ + (row₁/16 · β₁)/2¹⁶ + 2)/4 with truncating divisions.
+    static func resizeLinear8Bit(_ src: [Int], width: Int, height: Int, to size: Int) -> [Int] {
+        func taps(_ n: Int, clampWeights: Bool) -> [(Int, Int, Int)] {
+            let scale = Double(n) / Double(size)
+            return (0..<size).map { d in
+                var f = Float((Double(d) + 0.5) * scale - 0.5)
+                var s = Int(f.rounded(.down))
+                f -= Float(s)
+                if clampWeights && s < 0 { f = 0; s = 0 }
+                if clampWeights && s >= n - 1 { f = 0; s = n - 1 }
+                let w0 = Int(((1 - f) * 2048).rounded(.toNearestOrEven))
+                return (s, w0, 2048 - w0)
+            }
+        }
+        let (tx, ty) = (taps(width, clampWeights: true), taps(height, clampWeights: false))
+        func row(_ y: Int) -> Int { Swift.min(Swift.max(y, 0), height - 1) * width }
+        var out = [Int](repeating: 0, count: size * size)
+        for (y, (sy, b0, b1)) in ty.enumerated() {
+            let r0 = row(sy), r1 = row(sy + 1)
+            for (x, (sx, a0, a1)) in tx.enumerated() {
+                let sx1 = Swift.min(sx + 1, width - 1)
+                let top = src[r0 + sx] * a0 + src[r0 + sx1] * a1, low = src[r1 + sx] * a0 + src[r1 + sx1] * a1
+                out[y * size + x] = Swift.min(255, Swift.max(0, (((top >> 4) * b0) >> 16 + ((low >> 4) * b1) >> 16 + 2) >> 2))
+            }
+        }
+        return out
     }
 }

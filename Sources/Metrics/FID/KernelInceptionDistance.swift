@@ -22,6 +22,11 @@ public enum KernelInceptionDistance {
     /// KID between N₁×d and N₂×d features. The subset size is min(N₁, N₂, `maxSubsetSize`); with a subset
     /// as large as both sets, every subset is the whole set and one suffices.
     public static func compute(_ a: Tensor, _ b: Tensor, subsets: Int = 100, maxSubsetSize: Int = 1000, seed: UInt64 = 0) throws -> Result {
+        try compute(a, b, subsets: subsets, maxSubsetSize: maxSubsetSize, seed: seed, precomputeLimit: 4096)
+    }
+
+    /// `precomputeLimit`: the largest set for which the full kernel matrices are computed once.
+    static func compute(_ a: Tensor, _ b: Tensor, subsets: Int, maxSubsetSize: Int, seed: UInt64, precomputeLimit: Int) throws -> Result {
         guard a.rank == 2, b.rank == 2, a.size(1) == b.size(1), a.size(1) > 0 else {
             throw MetricsError.invalidInput("KID needs two N×d feature matrices with the same d, got \(a.shape) and \(b.shape)")
         }
@@ -35,22 +40,38 @@ public enum KernelInceptionDistance {
             }
             let d = Double(x.size(1))
             let g = Generator(seed: seed)
-            func pick(_ t: Tensor) throws -> Tensor {
-                t.size(0) == m ? t : try t.indexSelect(0, Tensor.randperm(t.size(0), generator: g).narrow(0, 0, m))
-            }
             func kernel(_ p: Tensor, _ q: Tensor) throws -> Tensor { try (p.matmul(q.transpose(0, 1)) / d + 1).pow(3) }
+            func subset(_ n: Int) throws -> Tensor? { n == m ? nil : try Tensor.randperm(n, generator: g).narrow(0, 0, m) }
+            // Up to a few thousand samples the full kernel matrices are computed once and subsets only index
+            // them (O(m²) per subset instead of O(m² d)); beyond that each subset computes its own.
+            let full: (xx: Tensor, yy: Tensor, xy: Tensor)? = x.size(0) <= precomputeLimit && y.size(0) <= precomputeLimit
+                ? (try kernel(x, x), try kernel(y, y), try kernel(x, y)) : nil
             var values: [Double] = []
             for _ in 0..<subsets {
-                let xs = try pick(x), ys = try pick(y)
-                let kxx = try kernel(xs, xs), kyy = try kernel(ys, ys)
+                let ix = try subset(x.size(0)), iy = try subset(y.size(0))
+                let kxx: Tensor, kyy: Tensor, kxy: Tensor
+                if let full {
+                    kxx = try pick(full.xx, rows: ix, columns: ix)
+                    kyy = try pick(full.yy, rows: iy, columns: iy)
+                    kxy = try pick(full.xy, rows: ix, columns: iy)
+                } else {
+                    let xs = try ix.map { try x.indexSelect(0, $0) } ?? x, ys = try iy.map { try y.indexSelect(0, $0) } ?? y
+                    (kxx, kyy, kxy) = (try kernel(xs, xs), try kernel(ys, ys), try kernel(xs, ys))
+                }
                 let within = try kxx.sum().item() + kyy.sum().item() - diagonal(kxx) - diagonal(kyy)
-                let across = try kernel(xs, ys).sum().item()
-                values.append(within / Double(m * (m - 1)) - 2 * across / Double(m * m))
+                values.append(within / Double(m * (m - 1)) - 2 * (try kxy.sum().item()) / Double(m * m))
+                // Without sampling every subset is the whole set: one evaluation says it all.
+                if ix == nil && iy == nil { values += [Double](repeating: values[0], count: subsets - 1); break }
             }
             let mean = values.reduce(0, +) / Double(values.count)
             let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)
             return Result(mean: mean, std: variance.squareRoot(), subsets: subsets, subsetSize: m)
         }
+    }
+
+    private static func pick(_ k: Tensor, rows: Tensor?, columns: Tensor?) throws -> Tensor {
+        let r = try rows.map { try k.indexSelect(0, $0) } ?? k
+        return try columns.map { try r.indexSelect(1, $0) } ?? r
     }
 
     private static func diagonal(_ k: Tensor) throws -> Double {

@@ -62,7 +62,7 @@ public final class LPIPS: Module {
         let n = try checkInput(a)
         try checkInput(b)
         // One pass over both batches: the backbone sees 2N images.
-        let fs = try features(Tensor.cat([a, b], dim: 0))
+        let fs = try taps(Tensor.cat([a, b], dim: 0))
         return try zip(fs, lin).map { f, w in
             let unit = try unitNormalised(f)
             let (fa, fb) = (try unit.narrow(0, 0, n), try unit.narrow(0, n, n))
@@ -73,6 +73,10 @@ public final class LPIPS: Module {
     /// The backbone's tap activations of images in [-1, 1] (after LPIPS's shift and scale).
     public func features(_ x: Tensor) throws -> [Tensor] {
         try checkInput(x)
+        return try taps(x)
+    }
+
+    private func taps(_ x: Tensor) throws -> [Tensor] {
         let shift = try Tensor([-0.030, -0.088, -0.188] as [Float], shape: [1, 3, 1, 1]).to(x.dtype).to(x.device)
         let scale = try Tensor([0.458, 0.448, 0.450] as [Float], shape: [1, 3, 1, 1]).to(x.dtype).to(x.device)
         return try net.taps((x - shift) / scale)

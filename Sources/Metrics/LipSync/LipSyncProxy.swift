@@ -19,8 +19,8 @@ public enum LipSyncProxy {
     /// Root-mean-square amplitude of the samples under each of `frameCount` video frames at `fps`
     /// (frame k covers [k/fps, (k+1)/fps)); frames past the end of the audio get 0.
     public static func audioEnergy(samples: [Float], sampleRate: Int, fps: Double, frameCount: Int) throws -> [Double] {
-        guard sampleRate > 0, fps > 0, fps.isFinite, frameCount > 0 else {
-            throw MetricsError.invalidInput("audio energy needs a positive sample rate, fps and frame count (got \(sampleRate), \(fps), \(frameCount))")
+        guard (1...1_000_000).contains(sampleRate), fps >= 1, fps <= 1000, (1...10_000_000).contains(frameCount) else {
+            throw MetricsError.invalidInput("audio energy needs a sample rate of 1...1e6 Hz, 1...1000 fps and 1...1e7 frames (got \(sampleRate), \(fps), \(frameCount))")
         }
         guard samples.allSatisfy(\.isFinite) else { throw MetricsError.invalidInput("audio contains NaN or infinite samples") }
         return (0..<frameCount).map { k in

@@ -44,6 +44,8 @@ let package = Package(
         .target(name: "TGDMModel", dependencies: ["Torch", "Diffusion", "FaceModel", "Media"]),
         // Synthetic benchmark data: identities with detail the 3DMM render lacks, under varied motion.
         .target(name: "SyntheticFaces", dependencies: ["Torch", "FaceModel", "Media"]),
+        // Evaluation networks and metrics: LPIPS, FID/KID Inception-v3, fer's emotion classifier, lip-sync proxy.
+        .target(name: "Metrics", dependencies: ["Torch", "Media"]),
         // End-to-end pipelines: image/video/audio driven reenactment and face swapping, as a per-call API.
         .target(
             name: "Pipelines",
@@ -52,7 +54,7 @@ let package = Package(
         // Benchmarks (figures and ratios), outside the domain libraries.
         .target(
             name: "Benchmarks",
-            dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "Pipelines"]
+            dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "Pipelines", "Metrics"]
         ),
         // The command-line interface as a library, so parsing and commands are testable.
         .target(
@@ -73,6 +75,7 @@ let package = Package(
         .testTarget(name: "SyntheticFacesTests", dependencies: ["SyntheticFaces", "FaceModel", "Torch"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "TGDMModel", "FaceModel", "Media", "Diffusion", "Torch"]),
         .testTarget(name: "TGDMCLITests", dependencies: ["TGDMCLI", "Pipelines", "TGDMModel", "Torch"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Torch"]),
     ],
     swiftLanguageModes: [.v5],

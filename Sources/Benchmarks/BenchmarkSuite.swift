@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 
 /// Settings shared by the suites.
 public struct BenchmarkOptions: Sendable {
@@ -14,7 +15,7 @@ public struct BenchmarkOptions: Sendable {
 /// The benchmark suites (`tgdm bench`, `tgdm-bench`): each prints figures and, where there is a reference
 /// measured in the same run, ratios.
 public enum BenchmarkSuite: String, CaseIterable, Sendable {
-    case engine, media, face, pipeline
+    case engine, media, face, pipeline, metrics
 
     public func run(options: BenchmarkOptions, log: (String) -> Void) throws {
         switch self {
@@ -22,6 +23,7 @@ public enum BenchmarkSuite: String, CaseIterable, Sendable {
         case .media: try MediaBenchmark.run(config: options.quick ? .quick : MediaBenchmark.Config(), log: log)
         case .face: try FaceBenchmark.run(repeats: options.quick ? 1 : 10, log: log)
         case .pipeline: try PipelineBenchmark.run(options: options, log: log)
+        case .metrics: try MetricsBenchmark.run(config: options.quick ? .quick : MetricsBenchmark.Config(), log: log)
         }
     }
 }

@@ -340,6 +340,15 @@ tg_tensor tg_matmul(tg_tensor a, tg_tensor b) { TG_RET(at::matmul(a->t, b->t)); 
 tg_tensor tg_bmm(tg_tensor a, tg_tensor b) { TG_RET(at::bmm(a->t, b->t)); }
 tg_tensor tg_linear(tg_tensor x, tg_tensor w, tg_tensor b) { TG_RET(at::linear(x->t, w->t, opt(b))); }
 tg_tensor tg_einsum(const char *eq, const tg_tensor *ts, int n) { TG_RET(at::einsum(eq, list_of(ts, n))); }
+tg_tensor tg_linalg_eigh(tg_tensor x, tg_tensor *vectors_out) {
+  TG_TRY(nullptr, {
+    if (vectors_out == nullptr) return wrap(at::linalg_eigvalsh(x->t));
+    auto r = at::linalg_eigh(x->t);
+    *vectors_out = wrap(std::get<1>(r));
+    return wrap(std::get<0>(r));
+  })
+}
+tg_tensor tg_linalg_svdvals(tg_tensor x) { TG_RET(at::linalg_svdvals(x->t)); }
 
 // ---- convolution, pooling, resampling ----
 tg_tensor tg_conv2d(tg_tensor x, tg_tensor w, tg_tensor b, int64_t sh, int64_t sw, int64_t ph, int64_t pw,

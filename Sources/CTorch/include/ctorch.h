@@ -104,6 +104,11 @@ tg_tensor tg_matmul(tg_tensor a, tg_tensor b);
 tg_tensor tg_bmm(tg_tensor a, tg_tensor b);
 tg_tensor tg_linear(tg_tensor x, tg_tensor w, tg_tensor b /* nullable */);
 tg_tensor tg_einsum(const char *eq, const tg_tensor *ts, int n);
+// Eigen-decomposition of symmetric matrices (LAPACK syevd; only the lower triangle is read): eigenvalues in
+// ascending order; the eigenvectors (as columns) go to *vectors_out when it is non-NULL.
+tg_tensor tg_linalg_eigh(tg_tensor x, tg_tensor *vectors_out);
+// Singular values (descending) of a matrix or a batch of them (LAPACK gesdd, no vectors).
+tg_tensor tg_linalg_svdvals(tg_tensor x);
 
 // ---- convolution, pooling, resampling ----
 tg_tensor tg_conv2d(tg_tensor x, tg_tensor w, tg_tensor b /* nullable */, int64_t sh, int64_t sw,

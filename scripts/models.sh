@@ -8,4 +8,8 @@ cd "$(dirname "$0")/.."
 if ! bash scripts/text/install_minilm.sh; then
   echo "models: WARNING: could not install the MiniLM text encoder (EmoA2E prompts need it); rerun scripts/text/install_minilm.sh" >&2
 fi
+# dlib's face identity models (public domain): 5-point shape predictor and 128-d recognition ResNet.
+if ! bash scripts/analysis/install_dlib.sh; then
+  echo "models: WARNING: could not install the dlib identity models (identity metrics need them); rerun scripts/analysis/install_dlib.sh" >&2
+fi
 exit 0

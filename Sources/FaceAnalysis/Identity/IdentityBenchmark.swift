@@ -38,9 +38,9 @@ public enum IdentityBenchmark {
         t.landmarksMs = try median { _ = try encoder.landmarks(in: image, box: box, source: .dlibDetector) }
         t.chipMs = try median { _ = try encoder.chip(of: image, landmarks: points) }
         t.networkMs = try median { _ = try encoder.embedding(chip: chip) }
+        t.totalMs = try median { _ = try encoder.embedding(of: image, box: box) }
         let chips = [RGBImage](repeating: chip, count: batch)
         t.networkBatchedMs = try median { _ = try encoder.embeddings(chips: chips) } / Double(batch)
-        t.totalMs = try median { _ = try encoder.embedding(of: image, box: box) }
         return t
     }
 }

@@ -44,6 +44,8 @@ let package = Package(
         .target(name: "TGDMModel", dependencies: ["Torch", "Diffusion", "FaceModel", "Media"]),
         // Synthetic benchmark data: identities with detail the 3DMM render lacks, under varied motion.
         .target(name: "SyntheticFaces", dependencies: ["Torch", "FaceModel", "Media"]),
+        // Face analysis: MediaPipe detection, Face Mesh and iris networks, tracking; dlib identity embedding.
+        .target(name: "FaceAnalysis", dependencies: ["Torch", "Media"]),
         // Evaluation networks and metrics: LPIPS, FID/KID Inception-v3, fer's emotion classifier, lip-sync proxy.
         .target(name: "Metrics", dependencies: ["Torch", "Media"]),
         // End-to-end pipelines: image/video/audio driven reenactment and face swapping, as a per-call API.
@@ -75,6 +77,7 @@ let package = Package(
         .testTarget(name: "SyntheticFacesTests", dependencies: ["SyntheticFaces", "FaceModel", "Torch"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "TGDMModel", "FaceModel", "Media", "Diffusion", "Torch"]),
         .testTarget(name: "TGDMCLITests", dependencies: ["TGDMCLI", "Pipelines", "TGDMModel", "Torch"]),
+        .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Torch"]),
     ],

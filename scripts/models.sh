@@ -15,4 +15,9 @@ if ! bash scripts/metrics/install_metrics.sh; then
   echo "models: ERROR: could not install the metrics networks; see the message above and rerun scripts/metrics/install_metrics.sh" >&2
   exit 1
 fi
+# dlib's face identity models (public domain): 5-point shape predictor and 128-d recognition ResNet.
+if ! bash scripts/analysis/install_dlib.sh; then
+  echo "models: ERROR: could not install the dlib identity models; rerun scripts/analysis/install_dlib.sh" >&2
+  exit 1
+fi
 exit 0

@@ -80,12 +80,13 @@ public enum SyntheticDataset {
 }
 
 /// One training example of the benchmark (Sec. 5.1): images [3, H, W] in [-1, 1]; `render` is I_3d rendered
-/// from the target's coefficients, `coefficients` the target's ρ [261].
+/// from the target's coefficients, `coefficients` the target's ρ [261], `sourceCoefficients` the source's.
 public struct SyntheticPair {
     public let source: Tensor
     public let target: Tensor
     public let render: Tensor
     public let coefficients: Tensor
+    public let sourceCoefficients: Tensor
 }
 
 /// Anything that serves numbered `SyntheticPair`s (reenactment pairs or swap reconstructions).
@@ -159,7 +160,8 @@ public final class SyntheticPairDataset: SyntheticPairSource, @unchecked Sendabl
         guard index >= 0, index < count else { throw SyntheticDataError.invalid("pair \(index) outside 0..<\(count)") }
         let (s, t) = pair(at: index)
         let target = try frame(t), source = try frame(s)
-        return SyntheticPair(source: source.image, target: target.image, render: target.render, coefficients: target.coefficients)
+        return SyntheticPair(source: source.image, target: target.image, render: target.render, coefficients: target.coefficients,
+                             sourceCoefficients: source.coefficients)
     }
 
     static func unit(_ u8: Tensor) throws -> Tensor { try u8.to(.float32) / 127.5 - 1.0 }
@@ -184,6 +186,6 @@ public final class SyntheticSwapDataset: SyntheticPairSource, @unchecked Sendabl
         guard index >= 0, index < count else { throw SyntheticDataError.invalid("frame \(index) outside 0..<\(count)") }
         let f = try frames.frame(indices[index])
         return SyntheticPair(source: try FaceMasking.maskFace(image: f.image, render: f.render), target: f.image,
-                             render: f.render, coefficients: f.coefficients)
+                             render: f.render, coefficients: f.coefficients, sourceCoefficients: f.coefficients)
     }
 }

@@ -43,6 +43,7 @@ final class TGDMSamplerTests: XCTestCase {
         for variant in TGDMConfig.Variant.allCases {
             var config = TGDMConfig.tiny
             config.variant = variant
+            config.sourceWarp = variant == .plain || variant == .texAtt   // with and without the warped source
             let model = try TGDMUNet(config: config, generator: Generator(seed: 4))
             // Non-zero τ, so TexAtt contributes.
             try Torch.noGrad {
@@ -54,12 +55,13 @@ final class TGDMSamplerTests: XCTestCase {
             let render = try Tensor.rand([3, 3, 16, 16], generator: g) * 2 - 1
             let rho = try Tensor.randn([3, 6], generator: g)
             let noisy = try Tensor.randn([3, 3, 16, 16], generator: g)
+            let warp = config.sourceWarp ? try Tensor.rand([3, 4, 16, 16], generator: g) : nil
             try Torch.noGrad {
-                let shared = try model.prepare(source: model.encodeSource(one), render: render, coefficients: rho)
+                let shared = try model.prepare(source: model.encodeSource(one), render: render, coefficients: rho, warp: warp)
                 let fast = try model.predictNoise(noisy: noisy, timesteps: Tensor.full([1], 321, dtype: .int64), conditioning: shared).noise
                 let reference = try model.predictNoise(noisy: noisy, timesteps: Tensor.full([3], 321, dtype: .int64),
                                                        source: model.encodeSource(one.expand([3, 3, 16, 16]).contiguous()),
-                                                       render: render, coefficients: rho).noise
+                                                       render: render, coefficients: rho, warp: warp).noise
                 XCTAssertLessThan(try maxAbsDiff(fast, reference), 1e-5, "\(variant)")
             }
         }

@@ -20,6 +20,7 @@ public final class TalkingFacePipeline {
     public let resources: ModelResources
     public let portraits: PortraitLoader
     private var loadedEmoA2E: EmoA2E?
+    private var loadedWarper: FaceWarper?
 
     public var generator: TGDMUNet { bundle.model }
     /// The generator's square resolution.
@@ -55,6 +56,14 @@ public final class TalkingFacePipeline {
         return m
     }
 
+    /// The 3DMM correspondence of the pipeline's face model.
+    public func warper() throws -> FaceWarper {
+        if let w = loadedWarper { return w }
+        let w = try FaceWarper(model: renderer.model)
+        loadedWarper = w
+        return w
+    }
+
     /// Uses `model` for speech jobs instead of the bundled EmoA2E.
     public func setEmoA2E(_ model: EmoA2E) { loadedEmoA2E = model }
 
@@ -81,8 +90,11 @@ public final class TalkingFacePipeline {
         case .reenact(let source, let driver):
             let motion = try self.motion(for: driver, source: source, configuration: configuration, progress: progress)
             let rho = try Coefficients.reenact(source: source.coefficients, driver: motion.coefficients)
-            let composer = FrameComposer(canvas: source.frame, crop: source.crop, size: configuration.outputSize, framing: configuration.framing)
-            return try FrameStream(pipeline: self, rho: rho, texture: source.image(size: modelSize), motion: motion,
+            let composer = FrameComposer(canvas: source.frame, crop: source.crop, size: configuration.outputSize, framing: configuration.framing,
+                                         composition: configuration.composition, swapTarget: nil)
+            let texture = try source.image(size: modelSize)
+            let origin = WarpOrigin(image: try source.image(size: configuration.outputSize), modelImage: texture, coefficients: source.coefficients)
+            return try FrameStream(pipeline: self, rho: rho, texture: texture, origin: origin, motion: motion,
                                    composer: composer, configuration: configuration, progress: progress)
         case .swap(let identity, let target, let masked):
             let rho = try Coefficients.swap(source: identity.coefficients, target: target.coefficients)
@@ -90,8 +102,12 @@ public final class TalkingFacePipeline {
             if masked { texture = try FaceMasking.maskFace(image: texture, render: renderGeometry(target.coefficients)) }
             let motion = DrivingMotion(coefficients: target.coefficients, fps: 25, audio: nil, isSequence: false, video: nil,
                                        image: target, origin: target.coefficientSource)
-            let composer = FrameComposer(canvas: target.frame, crop: target.crop, size: configuration.outputSize, framing: configuration.framing)
-            return try FrameStream(pipeline: self, rho: rho, texture: texture, motion: motion, composer: composer,
+            // The identity's face is warped onto the swapped geometry; everything else stays the target's.
+            let composer = FrameComposer(canvas: target.frame, crop: target.crop, size: configuration.outputSize, framing: configuration.framing,
+                                         composition: configuration.composition, swapTarget: try target.image(size: configuration.outputSize))
+            let origin = WarpOrigin(image: try identity.image(size: configuration.outputSize), modelImage: try identity.image(size: modelSize),
+                                    coefficients: identity.coefficients)
+            return try FrameStream(pipeline: self, rho: rho, texture: texture, origin: origin, motion: motion, composer: composer,
                                    configuration: configuration, progress: progress)
         }
     }
@@ -138,6 +154,8 @@ public struct GeneratedFrame {
     public let face: Tensor
     /// I_3d, 3×S×S.
     public let render: Tensor
+    /// The source warped to this frame at the output size (nil without the warp composition), 3×S×S.
+    public let warped: Tensor?
     /// The driving picture of this frame (driving image or video frame), when there is one.
     public let driver: RGBImage?
 }

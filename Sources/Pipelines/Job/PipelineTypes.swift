@@ -52,6 +52,16 @@ public enum OutputFraming: String, Codable, Sendable, CaseIterable {
     case crop
 }
 
+/// How the output face is made.
+public enum OutputComposition: String, Codable, Sendable, CaseIterable {
+    /// The source warped by the 3DMM correspondence at the output size wherever it is valid, the generator's
+    /// output (brought to the output size, colours matched) only where it is not: mouth interior,
+    /// disocclusions (issue #10). The person, hair and background stay the source's.
+    case warp
+    /// The generator's output alone, upscaled (the paper's pipeline at the model's size).
+    case generator
+}
+
 /// Per-call settings of a generation (a plain value, like ml-stable-diffusion's `Configuration`).
 public struct PipelineConfiguration: Sendable {
     /// nil: the model's own default sampler (`TGDMModelBundle.defaultSampler`).
@@ -65,6 +75,10 @@ public struct PipelineConfiguration: Sendable {
     public var framing: OutputFraming = .fullFrame
     /// Every frame of a job shares its noise (temporal stability; see `NoiseSource`).
     public var sharedNoise = true
+    public var composition: OutputComposition = .warp
+    /// For models that read the warped source: start sampling from it, noised to this fraction of the plan
+    /// (image-to-image; nil runs every step from noise).
+    public var startStrength: Double?
     /// Analysis-by-synthesis iterations when coefficients must be estimated from an image.
     public var fitIterations = 150
     /// Iterations for each later video frame, started from the previous frame's fit.
@@ -78,6 +92,7 @@ public struct PipelineConfiguration: Sendable {
         guard (1...10_000).contains(fitIterations), (1...10_000).contains(trackIterations) else {
             throw PipelineError.invalidInput("fit iterations must be in 1...10000")
         }
+        if let s = startStrength, !(s > 0 && s <= 1) { throw PipelineError.invalidInput("start strength must be in (0, 1], got \(s)") }
     }
 }
 

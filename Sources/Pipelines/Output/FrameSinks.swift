@@ -110,6 +110,7 @@ public final class ImageFileSink: FrameSink {
             if let d = frame.driver { tiles.append(d); labels.append("driver") }
             tiles.append(try RGBImage(tensor: frame.render)); labels.append("I_3d")
             tiles.append(try RGBImage(tensor: frame.face)); labels.append("TGDM")
+            if let w = frame.warped { tiles.append(try RGBImage(tensor: w)); labels.append("warped source") }
             tiles.append(frame.output); labels.append("output")
             let h = 160   // every tile at one height, aspect kept
             let scaled = try tiles.map { try $0.resized(width: max(2, $0.width * h / $0.height), height: h) }

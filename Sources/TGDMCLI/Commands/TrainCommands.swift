@@ -17,7 +17,7 @@ struct TrainCommand: ParsableCommand {
 enum ModelPreset: String, ExpressibleByArgument, CaseIterable {
     case tiny32, small64, small128, paper256
 
-    func config(variant: TGDMConfig.Variant, temporalRadius: Int) -> TGDMConfig {
+    func config(variant: TGDMConfig.Variant, temporalRadius: Int, sourceWarp: Bool = false) -> TGDMConfig {
         var c: TGDMConfig
         switch self {
         case .tiny32: c = TGDMConfig(imageSize: 32, baseChannels: 32, channelMultipliers: [1, 2, 2], blocksPerStage: 1, texAttFactors: [2, 4])
@@ -28,6 +28,7 @@ enum ModelPreset: String, ExpressibleByArgument, CaseIterable {
         c.variant = variant
         c.coefficientDim = Coefficients.count
         c.temporalRadius = temporalRadius
+        c.sourceWarp = sourceWarp
         return c
     }
 }
@@ -54,6 +55,7 @@ struct TrainTGDMCommand: ParsableCommand {
     @Option(help: "reenact (source and target frames of one identity) or swap (Sec. 4.4: reconstruct a frame from its face-masked self).")
     var task: TrainingTask = .reenact
     @Option(help: "Temporal window radius k of ρ̂ (Sec. 4.2; 1 = the paper's video window, 0 = one frame).") var window: Int = 0
+    @Flag(help: "Also feed the 3DMM-warped source and its validity mask at the input (issue #10; reenact task only).") var warp = false
     @Option(help: "Total optimisation steps.") var steps: Int = 2000
     @Option(help: "Batch size.") var batch: Int = 8
     @Option(help: "Learning rate (the paper: 2e-4).") var lr: Double = 2e-4
@@ -73,6 +75,8 @@ struct TrainTGDMCommand: ParsableCommand {
             throw ValidationError("--steps ≥ 0, --batch in 1...4096, --lr > 0 and --ema-decay in [0, 1) are required")
         }
         guard (1...1000).contains(previewSteps) else { throw ValidationError("--preview-steps must be in 1...1000") }
+        if warp, task == .swap { throw ValidationError("--warp is for the reenact task (a swap source is the face-masked target itself)") }
+        if variant == .plain, !warp { throw ValidationError("the plain variant needs --warp (it has no other source input)") }
     }
 
     func run() throws {
@@ -81,12 +85,11 @@ struct TrainTGDMCommand: ParsableCommand {
             let url = try inputURL(data)
             let pairs: SyntheticPairSource = task == .swap ? try SyntheticSwapDataset(url: url, split: .train)
                                                            : try SyntheticPairDataset(url: url, split: .train)
-            var modelConfig = preset.config(variant: variant, temporalRadius: window)
+            let modelConfig = preset.config(variant: variant, temporalRadius: window, sourceWarp: warp)
             guard modelConfig.imageSize == pairs.size else {
                 throw ValidationError("preset \(preset.rawValue) is \(modelConfig.imageSize)² but the dataset is \(pairs.size)²")
             }
-            modelConfig.temporalRadius = window
-            let dataset = SyntheticTrainingPairs(source: pairs, temporalRadius: window, seed: runtime.seed)
+            let dataset = try SyntheticTrainingPairs(source: pairs, model: modelConfig, seed: runtime.seed)
             var tc = TGDMTrainingConfig()
             tc.batchSize = batch; tc.learningRate = lr; tc.emaDecay = emaDecay; tc.seed = runtime.seed
             tc.logEvery = logEvery; tc.checkpointEvery = checkpointEvery; tc.artifactEvery = artifactEvery
@@ -100,7 +103,7 @@ struct TrainTGDMCommand: ParsableCommand {
                 try trainer.loadCheckpoint(from: ckpt)
                 print("resuming \(ckpt.path) at step \(trainer.step)")
             }
-            print("TGDM \(task.rawValue) \(variant.rawValue) \(modelConfig.imageSize)², window k = \(window), \(model.parameterCount) parameters, \(dataset.count) training pairs, batch \(batch)")
+            print("TGDM \(task.rawValue) \(variant.rawValue)\(warp ? "+warp" : "") \(modelConfig.imageSize)², window k = \(window), \(model.parameterCount) parameters, \(dataset.count) training pairs, batch \(batch)")
             let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
             try trainer.train(until: steps) {
                 if stopRequested != 0 { return false }
@@ -135,7 +138,7 @@ struct SampleCommand: ParsableCommand {
             try runtime.apply()
             let bundle = try TGDMModelBundle.load(from: inputURL(checkpoint))
             let pairs = try SyntheticPairDataset(url: inputURL(data), split: split)
-            let ds = SyntheticTrainingPairs(source: pairs, temporalRadius: bundle.config.temporalRadius, seed: runtime.seed)
+            let ds = try SyntheticTrainingPairs(source: pairs, model: bundle.config, seed: runtime.seed)
             guard count > 0, start >= 0, start < ds.count else { throw ValidationError("pairs \(start)..<\(start + count) outside 0..<\(ds.count)") }
             let n = Swift.min(count, ds.count - start)
             // Spread the pairs over the split so several identities appear.
@@ -145,12 +148,13 @@ struct SampleCommand: ParsableCommand {
             var config = sampling.configuration(default: bundle.defaultSampler) ?? bundle.defaultSampler
             config.seed = runtime.seed
             let bar = ProgressBar("sample", total: config.steps)
-            let out = try s.generate(source: batch.source, render: batch.render, coefficients: batch.coefficients, config: config) { i, _ in
+            let out = try s.generate(source: batch.source, render: batch.render, coefficients: batch.coefficients, warp: batch.warp, config: config) { i, _ in
                 bar.update(i); return stopRequested == 0
             }
             var overlays: [Tensor]? = nil
             if attention {
-                let maps = try s.attentionMaps(noisy: out, timestep: 100, source: batch.source, render: batch.render, coefficients: batch.coefficients)
+                let maps = try s.attentionMaps(noisy: out, timestep: 100, source: batch.source, render: batch.render,
+                                               coefficients: batch.coefficients, warp: batch.warp)
                 guard let o = try AttentionOverlay.centreQuery(maps: maps, sources: batch.source) else {
                     throw ValidationError("this model has no TexAtt attention (variant \(bundle.config.variant.rawValue))")
                 }

@@ -43,6 +43,8 @@ let package = Package(
         .target(name: "TGDMModel", dependencies: ["Torch", "Diffusion", "FaceModel", "Media"]),
         // Synthetic benchmark data: identities with detail the 3DMM render lacks, under varied motion.
         .target(name: "SyntheticFaces", dependencies: ["Torch", "FaceModel", "Media", "TGDMModel"]),
+        // Face analysis: MediaPipe detection, Face Mesh and iris networks, tracking.
+        .target(name: "FaceAnalysis", dependencies: ["Torch", "Media"]),
         // End-to-end pipelines: image/video/audio driven reenactment and face swapping.
         .target(
             name: "Pipelines",
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "Audio2ExpressionTests", dependencies: ["Audio2Expression"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SyntheticFacesTests", dependencies: ["SyntheticFaces"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines"]),
+        .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

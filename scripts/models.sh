@@ -8,4 +8,8 @@ cd "$(dirname "$0")/.."
 if ! bash scripts/text/install_minilm.sh; then
   echo "models: WARNING: could not install the MiniLM text encoder (EmoA2E prompts need it); rerun scripts/text/install_minilm.sh" >&2
 fi
+# MediaPipe face detection, Face Mesh and iris networks (Apache-2.0), converted to safetensors.
+if ! bash scripts/analysis/install_mediapipe.sh; then
+  echo "models: WARNING: could not install the MediaPipe face networks (tgdm analyze needs them); rerun scripts/analysis/install_mediapipe.sh" >&2
+fi
 exit 0

@@ -52,7 +52,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "tgdm",
-            dependencies: ["Pipelines", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Pipelines", "FaceAnalysis", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Everything known about one face of an image, in pixels of that image.
-public struct FaceAnalysis: Sendable, Codable, Equatable {
+public struct AnalyzedFace: Sendable, Codable, Equatable {
     public var box: FaceBox
     /// BlazeFace's 6 keypoints (see `DetectedFace.keypoints`); from the landmarks when tracking.
     public var keypoints: [SIMD2<Double>]
@@ -44,7 +44,7 @@ public final class FaceAnalyzer {
     }
 
     /// Analyses face `faceIndex` (0 = largest). `source` names the image in errors ("no face found in …").
-    public func analyze(image: RGBImage, faceIndex: Int = 0, source: String? = nil) throws -> FaceAnalysis {
+    public func analyze(image: RGBImage, faceIndex: Int = 0, source: String? = nil) throws -> AnalyzedFace {
         let name = source ?? "the image"
         let faces = try detect(image)
         guard !faces.isEmpty else { throw FaceAnalysisError.noFace("no face found in \(name)") }
@@ -66,14 +66,14 @@ public final class FaceAnalyzer {
         return try mesh.landmarks(in: image, roi: roi)
     }
 
-    func assemble(image: RGBImage, mesh r: FaceMeshResult, box: FaceBox?, keypoints: [SIMD2<Double>]?, score: Double?) throws -> FaceAnalysis {
+    func assemble(image: RGBImage, mesh r: FaceMeshResult, box: FaceBox?, keypoints: [SIMD2<Double>]?, score: Double?) throws -> AnalyzedFace {
         let irises = try iris?.irises(in: image, landmarks: r.landmarks)
         let lm = r.landmarks
         let b = box ?? ROITransform.boundingBox(lm.map { ($0.x, $0.y) })
         // Keypoints from the mesh when tracking: eyes (mean of the corners), nose tip, mouth centre, tragions.
         let kps = keypoints ?? [FaceAnalyzer.mean(lm, [33, 133]), FaceAnalyzer.mean(lm, [362, 263]), FaceAnalyzer.mean(lm, [1]),
                                 FaceAnalyzer.mean(lm, [13, 14]), FaceAnalyzer.mean(lm, [234]), FaceAnalyzer.mean(lm, [454])]
-        return FaceAnalysis(box: b, keypoints: kps, score: score ?? r.faceFlag, faceFlag: r.faceFlag, landmarks: lm,
+        return AnalyzedFace(box: b, keypoints: kps, score: score ?? r.faceFlag, faceFlag: r.faceFlag, landmarks: lm,
                             irises: irises, roi: r.roi, imageWidth: image.width, imageHeight: image.height)
     }
 

@@ -21,7 +21,7 @@ public final class FaceTracker {
     public func reset() { previousROI = nil }
 
     /// The face in `frame`, or nil when no face is found (the next frame re-detects).
-    public func track(_ frame: RGBImage) throws -> FaceAnalysis? {
+    public func track(_ frame: RGBImage) throws -> AnalyzedFace? {
         frames += 1
         if let roi = previousROI {
             let r = try analyzer.landmarks(image: frame, roi: roi)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FaceModel
+import FaceAnalysis
 import Foundation
 import Media
 
@@ -44,7 +45,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks that print figures and ratios (build with -c release for meaningful numbers).")
 
-    @Argument(help: "engine | media | face | all")
+    @Argument(help: "engine | media | face | analysis | all")
     var suite: String = "all"
 
     @Option(help: "Iterations per measurement (engine).")
@@ -61,7 +62,8 @@ struct BenchCommand: ParsableCommand {
                 case "engine": try EngineBenchmark.run(iterations: iterations, log: log)
                 // media
                 case "face": try FaceBenchmark.run(log: log)
-                default: throw ValidationError("unknown suite '\(s)' (engine, media, face, all)")
+                case "analysis": try AnalysisBenchmark.run(imageFiles: [URL(fileURLWithPath: "Samples/astronaut.png")], log: log)
+                default: throw ValidationError("unknown suite '\(s)' (engine, media, face, analysis, all)")
                 }
             }
         }

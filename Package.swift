@@ -43,8 +43,8 @@ let package = Package(
         .target(name: "TGDMModel", dependencies: ["Torch", "Diffusion", "FaceModel", "Media"]),
         // Synthetic benchmark data: identities with detail the 3DMM render lacks, under varied motion.
         .target(name: "SyntheticFaces", dependencies: ["Torch", "FaceModel", "Media", "TGDMModel"]),
-        // Face analysis: MediaPipe detection, Face Mesh and iris networks, tracking.
-        .target(name: "FaceAnalysis", dependencies: ["Torch", "Media"]),
+        // Face analysis: MediaPipe detection, Face Mesh and iris networks, tracking, landmark-driven 3DMM fitting.
+        .target(name: "FaceAnalysis", dependencies: ["Torch", "Media", "FaceModel"]),
         // End-to-end pipelines: image/video/audio driven reenactment and face swapping.
         .target(
             name: "Pipelines",

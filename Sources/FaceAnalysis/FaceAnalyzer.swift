@@ -1,6 +1,7 @@
 import Foundation
 
-/// Everything known about one face of an image, in pixels of that image.
+/// Everything known about one face of an image, in pixels of that image (MediaPipe's convention: the
+/// centre of pixel (i, j) is at x = j, y = i).
 public struct AnalyzedFace: Sendable, Codable, Equatable {
     public var box: FaceBox
     /// BlazeFace's 6 keypoints (see `DetectedFace.keypoints`); from the landmarks when tracking.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FaceAnalysis
+import FaceModel
 import Foundation
 
 /// `tgdm analyze`: MediaPipe face detection, Face Mesh and iris on a photo or a video.
@@ -27,6 +28,12 @@ struct AnalyzeCommand: ParsableCommand {
 
     @Flag(help: "Skip the iris model.")
     var noIris = false
+
+    @Option(help: "Also fit 3DMM coefficients ρ to the landmarks and write them here (.json or .safetensors; images: one frame, videos: one per frame).")
+    var coeffs: String?
+
+    @Flag(help: "With --coeffs on an image: skip the photometric refinement of texture and light.")
+    var noPhotometric = false
 
     @OptionGroup var runtime: RuntimeOptions
 
@@ -64,6 +71,7 @@ struct AnalyzeCommand: ParsableCommand {
 
     private func analyzeImage(_ url: URL, _ analyzer: FaceAnalyzer) throws {
         let image = try RGBImage(contentsOf: url)
+        if coeffs != nil { return try fitImage(url, image, analyzer) }
         let face = try analyzer.analyze(image: image, faceIndex: faceIndex, source: url.lastPathComponent)
         let detections = try analyzer.detect(image)
         try write(ImageResult(file: url.lastPathComponent, width: image.width, height: image.height, detections: detections, face: face))
@@ -76,7 +84,34 @@ struct AnalyzeCommand: ParsableCommand {
         }
     }
 
+    /// Landmarks, ρ and an overlay of two panels: the mesh (green) with the fitted model's landmarks
+    /// (magenta), and the fitted render pasted over the face.
+    private func fitImage(_ url: URL, _ image: RGBImage, _ analyzer: FaceAnalyzer) throws {
+        let renderer = try FaceRenderer.makeDefault()
+        let corr = try MeshCorrespondence.loadDefault(for: renderer.model)
+        let estimator = CoefficientEstimator(analyzer: analyzer, fitter: try LandmarkFitter(renderer: renderer, correspondence: corr))
+        let e = try estimator.estimate(image: image, faceIndex: faceIndex, source: url.lastPathComponent, photometric: !noPhotometric)
+        try e.coefficients.save(to: outputURL(coeffs!))
+        let detections = try analyzer.detect(image)
+        try write(ImageResult(file: url.lastPathComponent, width: image.width, height: image.height, detections: detections, face: e.face))
+        print(String(format: "%@: face %d fitted, landmark reprojection error %.2f px at %d² -> %@, %@",
+                     url.lastPathComponent, faceIndex, e.reprojectionError, estimator.cropSize, output, coeffs!))
+        if let overlay {
+            let marks = FaceOverlay.draw(e.face, on: image, extraPoints: e.projected)
+            let render = try Torch.noGrad { try renderer.render(e.coefficients, width: estimator.cropSize, height: estimator.cropSize) }
+            let mask = try render.mask.contiguous().floats()
+            let pasted = try FaceCropper.pasteBack(try RGBImage(tensor: render.image.select(0, 0)), into: image, transform: e.transform,
+                                                   feather: 0, mask: mask)
+            var panel = try RGBImage(width: image.width * 2, height: image.height)
+            panel.blit(marks, x: 0, y: 0)
+            panel.blit(pasted, x: image.width, y: 0)
+            try panel.write(to: outputURL(overlay))
+            print("overlay: \(overlay)")
+        }
+    }
+
     private func analyzeVideo(_ url: URL, _ analyzer: FaceAnalyzer) throws {
+        if coeffs != nil { return try fitVideo(url, analyzer) }
         let reader = try VideoReader(url: url)
         defer { reader.close() }
         let tracker = FaceTracker(analyzer: analyzer, faceIndex: faceIndex)
@@ -104,6 +139,38 @@ struct AnalyzeCommand: ParsableCommand {
         if let overlay { print("overlay: \(overlay)") }
     }
 
+    /// ρ per frame of a video (tracked, warm-started, smoothed); frames without a face repeat the last fit.
+    private func fitVideo(_ url: URL, _ analyzer: FaceAnalyzer) throws {
+        let reader = try VideoReader(url: url)
+        defer { reader.close() }
+        var frames: [RGBImage] = []
+        try reader.forEachFrame { _, f in frames.append(f); return true }
+        let renderer = try FaceRenderer.makeDefault()
+        let corr = try MeshCorrespondence.loadDefault(for: renderer.model)
+        let estimator = CoefficientEstimator(analyzer: analyzer, fitter: try LandmarkFitter(renderer: renderer, correspondence: corr))
+        let estimates = try estimator.estimateSequence(frames: frames, faceIndex: faceIndex)
+        guard let first = estimates.firstIndex(where: { $0 != nil }) else {
+            throw FaceAnalysisError.noFace("no face found in \(url.lastPathComponent) (frames 0-\(max(0, frames.count - 1)))")
+        }
+        // Frames before the first face take its estimate, so the file has one row per frame.
+        let rows = estimates.map { ($0 ?? estimates[first]!).coefficients }
+        try Coefficients.concatenate(rows).save(to: outputURL(coeffs!))
+        try write(VideoResult(file: url.lastPathComponent, width: reader.frameWidth, height: reader.frameHeight, fps: reader.info.fps,
+                              frames: estimates.map { $0?.face }, framesWithoutFace: []))
+        let err = estimates.compactMap { $0?.reprojectionError }
+        print(String(format: "%@: %d frames fitted, mean landmark reprojection error %.2f px -> %@, %@", url.lastPathComponent, frames.count,
+                     err.reduce(0, +) / Double(max(1, err.count)), output, coeffs!))
+        if let overlay {
+            guard overlay.lowercased().hasSuffix(".mp4") else { throw ValidationError("a video overlay must be an .mp4 file") }
+            let writer = try VideoWriter(url: outputURL(overlay), width: reader.frameWidth, height: reader.frameHeight, fps: reader.info.fps)
+            for (f, e) in zip(frames, estimates) {
+                try writer.write(e.map { FaceOverlay.draw($0.face, on: f, extraPoints: $0.projected) } ?? f)
+            }
+            try writer.finish()
+            print("overlay: \(overlay)")
+        }
+    }
+
     /// [1, 2, 3, 7] -> ["1-3", "7"].
     static func ranges(_ idx: [Int]) -> [String] {
         var out: [String] = []
@@ -115,5 +182,35 @@ struct AnalyzeCommand: ParsableCommand {
             i = j + 1
         }
         return out
+    }
+}
+
+/// `tgdm derive-correspondence`: rebuilds Models/face/facemesh_correspondence.json (a developer tool;
+/// scripts/analysis/derive_mesh_correspondence.sh runs it).
+struct DeriveCorrespondenceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "derive-correspondence",
+        abstract: "Derive where the 468 Face Mesh points lie on the morphable model (renders analysed by Face Mesh).")
+
+    @Option(name: .shortAndLong, help: "Output JSON.")
+    var output: String = "Models/face/facemesh_correspondence.json"
+
+    @Option(help: "Number of renders.")
+    var renders: Int = 40
+
+    @Option(help: "Random seed of the render parameters.")
+    var seed: UInt64 = 7
+
+    func run() throws {
+        try runReportingErrors {
+            Torch.configureThreads()
+            var o = MeshCorrespondenceBuilder.Options()
+            o.renders = renders
+            o.seed = seed
+            let c = try MeshCorrespondenceBuilder.derive(renderer: FaceRenderer.makeDefault(), analyzer: FaceAnalyzer(withIris: false),
+                                                         options: o, log: { print($0) })
+            try c.save(to: outputURL(output))
+            print("wrote \(output)")
+        }
     }
 }

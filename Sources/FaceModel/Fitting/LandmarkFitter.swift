@@ -255,36 +255,39 @@ public final class LandmarkFitter {
         return try zero.replacing(.pose, with: pose)
     }
 
-    /// ω from the iris centres: each eyeball (the model's eye vertices, posed with the fitted shape) is
-    /// turned so that its pupil, the front of the eyeball at rest, projects onto the iris centre. The
-    /// subject's left eye (model +x) is the one on the image's right.
+    /// ω from the iris centres. Each eyeball (the model's eye vertices, with the fitted shape and pose) is
+    /// turned about its centre exactly as `FaceRenderer.rotateEye` turns it for ω, and ω is chosen so that
+    /// its pupil (the darkest 10 % of the eye's albedo) projects onto the iris centre. The subject's left
+    /// eye (model +x) is the one on the image's right.
     func fitGaze(_ rho: Coefficients, irisCenters: [SIMD2<Double>]) throws -> Tensor {
         let model = renderer.model
         guard let left = model.leftEyeVertices, let right = model.rightEyeVertices else { return try rho.gaze }
         let shape = try Torch.noGrad { try model.shape(identity: rho.identity, expression: rho.expression) }
+        let albedo = try model.meanTexture
         let rotation = try Pose.rotationMatrix(rho.angles)
         let cam = Camera.deep3DFaceRecon(size: options.size)
         var gaze: [Float] = []
-        // (model eye, observed iris): subject's left eye ↔ the image-right iris.
         for (verts, iris) in [(left, irisCenters[1]), (right, irisCenters[0])] {
-            let eye = try shape.indexSelect(1, verts)                       // 1×k×3
+            let eye = try shape.indexSelect(1, verts)                                  // 1×k×3
             let centre = try eye.mean(dim: 1, keepDim: true)
-            let radius = try (eye - centre).select(2, 2).max().item()       // front of the eyeball along +z
+            let lum = try albedo.indexSelect(0, verts).mean(dim: 1).floats()
+            let dark = lum.indices.sorted { lum[$0] < lum[$1] }.prefix(max(1, lum.count / 10)).map { Int64($0) }
+            let pupil = try eye.indexSelect(1, Tensor(dark)).mean(dim: 1, keepDim: true) - centre  // 1×1×3, at rest
             let g = try Tensor.zeros([1, 2]).requiresGrad(true)
             let target = try Tensor([Float(iris.x), Float(iris.y)], shape: [1, 1, 2])
             let opt = try AdamW([("gaze", g)], config: .init(learningRate: 0.03, weightDecay: 0))
             for _ in 0..<options.gazeIterations {
                 try opt.zeroGrad()
-                let xy = try g.clamp(min: -0.9, max: 0.9)
-                let z = try (1.0 - xy.square().sum(dim: 1, keepDim: true)).clamp(min: 0.05).sqrt()
-                let dir = try Tensor.cat([xy, z], dim: 1).unsqueeze(1)        // 1×1×3
-                let pupil = try centre + dir * radius
-                let posed = try Pose.apply(pupil, rotation: rotation, translation: rho.translation)
+                let x = try g.select(1, 0).clamp(min: -0.95, max: 0.95), y = try g.select(1, 1).clamp(min: -0.95, max: 0.95)
+                let z = try (1.0 - x.square() - y.square()).clamp(min: 0.05).sqrt()
+                let turn = try Pose.rotationMatrix(Tensor.stack([try -(y.asin()), try x.atan2(z), try x * 0.0], dim: 1))
+                let moved = try centre + pupil.matmul(turn.transpose(1, 2))
+                let posed = try Pose.apply(moved, rotation: rotation, translation: rho.translation)
                 let l = try (cam.project(posed).pixels - target).square().sum()
                 try l.backward()
                 try Torch.noGrad { try opt.update() }
             }
-            gaze += try g.detach().clamp(min: -0.9, max: 0.9).floats()
+            gaze += try g.detach().clamp(min: -0.95, max: 0.95).floats()
         }
         return try Tensor(gaze, shape: [1, 4])
     }

@@ -40,12 +40,18 @@ struct SpeakCommand: ParsableCommand {
     }
 }
 
+/// The real photo and its committed variants (rotated, small face, two faces), when run from the checkout.
+func realPhotos() -> [URL] {
+    let variants = ["rotated", "small", "two_faces"].map { "Tests/FaceAnalysisTests/Fixtures/mediapipe/\($0).png" }
+    return (["Samples/astronaut.png"] + variants).filter { FileManager.default.fileExists(atPath: $0) }.map { URL(fileURLWithPath: $0) }
+}
+
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures and ratios (build with -c release for meaningful numbers).")
 
-    @Argument(help: "engine | media | face | analysis | all")
+    @Argument(help: "engine | media | face | analysis | fitting | all")
     var suite: String = "all"
 
     @Option(help: "Iterations per measurement (engine).")
@@ -62,8 +68,11 @@ struct BenchCommand: ParsableCommand {
                 case "engine": try EngineBenchmark.run(iterations: iterations, log: log)
                 // media
                 case "face": try FaceBenchmark.run(log: log)
-                case "analysis": try AnalysisBenchmark.run(imageFiles: [URL(fileURLWithPath: "Samples/astronaut.png")], log: log)
-                default: throw ValidationError("unknown suite '\(s)' (engine, media, face, analysis, all)")
+                case "analysis": try AnalysisBenchmark.run(imageFiles: realPhotos(), log: log)
+                case "fitting":
+                    try FittingBenchmark.run(log: log)
+                    try FittingBenchmark.runPhotos(realPhotos(), log: log)
+                default: throw ValidationError("unknown suite '\(s)' (engine, media, face, analysis, fitting, all)")
                 }
             }
         }

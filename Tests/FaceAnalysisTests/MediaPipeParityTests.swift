@@ -10,24 +10,24 @@ final class MediaPipeParityTests: XCTestCase {
     func testDetectorRawOutputsMatchTFLite() throws {
         let detector = try MediaPipeShared.analyzer().detector
         for name in ["astronaut", "rotated"] {
-            let outs = try detector.network(nhwcInput(raw["\(name).detector.input"]!, range: -1...1))
+            let outs = try detector.network(mediaPipeInput(raw["\(name).detector.input"]!, range: -1...1))
             let regs = try outs[0].floats(), logits = try outs[1].floats()
             let refRegs = try raw["\(name).detector.regressors"]!.floats(), refLogits = try raw["\(name).detector.scores"]!.floats()
             // Regressors are in 128-pixel input units: 2e-3 is 1/60 of a pixel of the network input.
-            XCTAssertLessThan(maxAbsDiff(regs, refRegs), 2e-3, name)
-            XCTAssertLessThan(maxAbsDiff(logits, refLogits), 2e-3, name)
+            XCTAssertLessThan(mediaPipeMaxAbsDiff(regs, refRegs), 2e-3, name)
+            XCTAssertLessThan(mediaPipeMaxAbsDiff(logits, refLogits), 2e-3, name)
         }
     }
 
     func testFaceMeshRawOutputsMatchTFLite() throws {
         let mesh = try MediaPipeShared.analyzer().mesh
         for name in ["astronaut", "rotated"] {
-            let outs = try mesh.network(nhwcInput(raw["\(name).mesh.input"]!, range: 0...1))
+            let outs = try mesh.network(mediaPipeInput(raw["\(name).mesh.input"]!, range: 0...1))
             let lm = try outs[0].floats(), ref = try raw["\(name).mesh.landmarks"]!.floats()
             // Gate: landmarks within 0.5 px at 192² (x, y); the port is far inside it.
             let xy = (0..<468).flatMap { [3 * $0, 3 * $0 + 1] }
-            XCTAssertLessThan(maxAbsDiff(xy.map { lm[$0] }, xy.map { ref[$0] }), 0.01, name)
-            XCTAssertLessThan(maxAbsDiff(lm, ref), 0.02, name)
+            XCTAssertLessThan(mediaPipeMaxAbsDiff(xy.map { lm[$0] }, xy.map { ref[$0] }), 0.01, name)
+            XCTAssertLessThan(mediaPipeMaxAbsDiff(lm, ref), 0.02, name)
             let flag = 1 / (1 + exp(-Double(try outs[1].floats()[0])))
             let refFlag = 1 / (1 + exp(-Double(try raw["\(name).mesh.flag"]!.floats()[0])))
             XCTAssertEqual(flag, refFlag, accuracy: 1e-3, name)
@@ -37,10 +37,10 @@ final class MediaPipeParityTests: XCTestCase {
     func testIrisRawOutputsMatchTFLite() throws {
         let iris = try XCTUnwrap(MediaPipeShared.analyzer().iris)
         for name in ["astronaut", "rotated"] {
-            let outs = try iris.network(nhwcInput(raw["\(name).iris.input"]!, range: 0...1))
+            let outs = try iris.network(mediaPipeInput(raw["\(name).iris.input"]!, range: 0...1))
             // 64-pixel eye-crop units.
-            XCTAssertLessThan(maxAbsDiff(try outs[0].floats(), try raw["\(name).iris.contour"]!.floats()), 0.01, name)
-            XCTAssertLessThan(maxAbsDiff(try outs[1].floats(), try raw["\(name).iris.iris"]!.floats()), 0.01, name)
+            XCTAssertLessThan(mediaPipeMaxAbsDiff(try outs[0].floats(), try raw["\(name).iris.contour"]!.floats()), 0.01, name)
+            XCTAssertLessThan(mediaPipeMaxAbsDiff(try outs[1].floats(), try raw["\(name).iris.iris"]!.floats()), 0.01, name)
         }
     }
 

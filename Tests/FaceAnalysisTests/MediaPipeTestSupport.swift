@@ -46,13 +46,13 @@ struct MediaPipeReference: Decodable {
 }
 
 /// An H×W×3 uint8 fixture tensor as a 1×3×H×W float input with values byte·scale + offset.
-func nhwcInput(_ t: Tensor, range: ClosedRange<Float>) throws -> Tensor {
+func mediaPipeInput(_ t: Tensor, range: ClosedRange<Float>) throws -> Tensor {
     let s = t.shape
     let img = try RGBImage(width: s[1], height: s[0], pixels: try t.toArray(UInt8.self))
     return try ImageWarp.tensor(img, range: range)
 }
 
-func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
+func mediaPipeMaxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     precondition(a.count == b.count, "\(a.count) vs \(b.count)")
     return zip(a, b).map { abs($0 - $1) }.max() ?? 0
 }

@@ -26,6 +26,8 @@ public final class LandmarkFitter {
         /// it pins pitch and yaw, which 2D points alone leave ambiguous with identity.
         public var depthWeight = 0.5
         public var freeDepthScale = true
+        /// Use the depth term only while fitting the rigid pose on the mean face.
+        public var depthInRigidStageOnly = true
         public var fitIdentity = true
         public var gazeIterations = 80
         /// Photometric refinement steps of texture and illumination (0 = none; needs the crop image).
@@ -155,7 +157,9 @@ public final class LandmarkFitter {
             let w = try visibleWeights(angles)
             let ws = try w.sum().clamp(min: 1e-6)
             var l = try ((proj - target).square().sum(dim: 2).squeeze(0) * w).sum() / ws
-            if let dt = depthTarget { l = try l + ((depth * depthScale.exp() - dt).square().squeeze(0) * w).sum() / ws * wz }
+            if let dt = depthTarget, !free || !options.depthInRigidStageOnly {
+                l = try l + ((depth * depthScale.exp() - dt).square().squeeze(0) * w).sum() / ws * wz
+            }
             if free {
                 if options.fitIdentity { l = try l + identity.square().sum() * options.identityWeight }
                 l = try l + expression.square().sum() * options.expressionWeight
@@ -180,7 +184,11 @@ public final class LandmarkFitter {
                 losses.append(try l.item())
             }
         }
-        if initial == nil { try run([("angles", angles), ("translation", translation)], steps: options.rigidIterations, free: false) }
+        if initial == nil {
+            var rigid = [("angles", angles), ("translation", translation)]
+            if options.freeDepthScale && depthTarget != nil { rigid.append(("depthScale", depthScale)) }
+            try run(rigid, steps: options.rigidIterations, free: false)
+        }
         var params = [("angles", angles), ("translation", translation), ("expression", expression)]
         if options.freeDepthScale { params.append(("depthScale", depthScale)) }
         if options.fitIdentity { params.append(("identity", identity)) }

@@ -10,10 +10,11 @@ import SyntheticFaces
 /// (Lives in the CLI target because SyntheticFaces sits above FaceAnalysis; the lead may move it.)
 enum FittingBenchmark {
     struct Errors {
-        var yaw = 0.0, pitch = 0.0, roll = 0.0, expression = 0.0, jaw = 0.0, gaze = 0.0, seconds = 0.0, n = 0
+        var yaw = 0.0, pitch = 0.0, roll = 0.0, pitchBias = 0.0, yawBias = 0.0, expression = 0.0, jaw = 0.0, gaze = 0.0, seconds = 0.0, n = 0
         mutating func add(truth: [Float], fit: [Float], jaw j: Int?, seconds s: Double) {
             func deg(_ k: Int) -> Double { abs(Double(truth[251 + k] - fit[251 + k])) * 180 / .pi }
             pitch += deg(0); yaw += deg(1); roll += deg(2)
+            pitchBias += Double(fit[251] - truth[251]) * 180 / .pi; yawBias += Double(fit[252] - truth[252]) * 180 / .pi
             expression += (0..<64).map { abs(Double(truth[80 + $0] - fit[80 + $0])) }.reduce(0, +) / 64
             if let j { jaw += abs(Double(truth[80 + j] - fit[80 + j])) }
             gaze += (0..<4).map { abs(Double(truth[257 + $0] - fit[257 + $0])) }.reduce(0, +) / 4
@@ -21,8 +22,8 @@ enum FittingBenchmark {
         }
         func line(_ name: String) -> String {
             let k = Double(max(n, 1))
-            return String(format: "%-26@ yaw %5.2f°  pitch %5.2f°  roll %5.2f°  |Δβ| %.3f  |ΔjawOpen| %.3f  |Δω| %.3f  %6.2f s/face",
-                          name as NSString, yaw / k, pitch / k, roll / k, expression / k, jaw / k, gaze / k, seconds / k)
+            return String(format: "%-26@ yaw %5.2f° (bias %+.1f°)  pitch %5.2f° (bias %+.1f°)  roll %5.2f°  |Δβ| %.3f  |ΔjawOpen| %.3f  |Δω| %.3f  %6.2f s/face",
+                          name as NSString, yaw / k, yawBias / k, pitch / k, pitchBias / k, roll / k, expression / k, jaw / k, gaze / k, seconds / k)
         }
     }
 
@@ -30,7 +31,10 @@ enum FittingBenchmark {
 
     static func run(faces: Int = 8, photometricIterations: Int = 100, log: (String) -> Void) throws {
         let renderer = try FaceRenderer.makeDefault()
-        let estimator = try CoefficientEstimator.makeDefault(renderer: renderer)
+        var fo = LandmarkFitter.Options()
+        if let v = ProcessInfo.processInfo.environment["TGDM_FIT_DEPTH_WEIGHT"], let d = Double(v) { fo.depthWeight = d }
+        if ProcessInfo.processInfo.environment["TGDM_FIT_SKIP_PHOTOMETRIC"] != nil { return try runLandmarksOnly(renderer, fo, faces, log) }
+        let estimator = try CoefficientEstimator.makeDefault(renderer: renderer, options: fo)
         let model = renderer.model
         let synth = try SyntheticFaceRenderer(model: model, size: 256)
         var rng = SplitMix64(seed: 2024)
@@ -63,6 +67,24 @@ enum FittingBenchmark {
         log(landmark.line("Face Mesh + LandmarkFitter"))
         log(photometric.line("photometric (\(photometricIterations) it)"))
         if missed > 0 { log("Face Mesh found no face in \(missed) of \(faces) synthetic images (excluded from both rows)") }
+    }
+
+    static func runLandmarksOnly(_ renderer: FaceRenderer, _ fo: LandmarkFitter.Options, _ faces: Int, _ log: (String) -> Void) throws {
+        let estimator = try CoefficientEstimator.makeDefault(renderer: renderer, options: fo)
+        let synth = try SyntheticFaceRenderer(model: renderer.model, size: 256)
+        var rng = SplitMix64(seed: 2024)
+        var e = Errors()
+        for i in 0..<faces {
+            let identity = try SyntheticIdentity.make(index: i, seed: 99, model: renderer.model, anchors: synth.anchors)
+            let motion = MotionSample.random(&rng, jawIndex: synth.jawIndex)
+            guard let frame = try synth.frames(identity: identity, motions: [motion]).first,
+                  let face = try? estimator.analyzer.analyze(image: RGBImage(tensor: frame.image)) else { continue }
+            let obs = LandmarkFitter.Observation(landmarks: face.landmarks.map { SIMD2($0.x + 0.5, $0.y + 0.5) }, depths: face.landmarks.map(\.z))
+            let t0 = now()
+            let fit = try estimator.fitter.fit(obs)
+            e.add(truth: try frame.coefficients.floats(), fit: try fit.coefficients.tensor.floats(), jaw: synth.jawIndex, seconds: now() - t0)
+        }
+        log(e.line("depth weight \(fo.depthWeight)"))
     }
 
     /// Reprojection error and time on real photos, and per tracked frame.

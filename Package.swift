@@ -45,24 +45,25 @@ let package = Package(
         // Synthetic benchmark data: identities with detail the 3DMM render lacks, under varied motion.
         .target(name: "SyntheticFaces", dependencies: ["Torch", "FaceModel", "Media"]),
         // Face analysis: MediaPipe detection, Face Mesh and iris networks, tracking; dlib identity embedding.
-        .target(name: "FaceAnalysis", dependencies: ["Torch", "Media"]),
+        .target(name: "FaceAnalysis", dependencies: ["Torch", "Media", "FaceModel"]),
         // Evaluation networks and metrics: LPIPS, FID/KID Inception-v3, fer's emotion classifier, lip-sync proxy.
         .target(name: "Metrics", dependencies: ["Torch", "Media"]),
         // End-to-end pipelines: image/video/audio driven reenactment and face swapping, as a per-call API.
         .target(
             name: "Pipelines",
-            dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder"]
+            dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder", "FaceAnalysis"]
         ),
         // Benchmarks (figures and ratios), outside the domain libraries.
         .target(
             name: "Benchmarks",
-            dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "Pipelines", "Metrics"]
+            dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "Pipelines", "Metrics",
+                           "FaceAnalysis", "SyntheticFaces"]
         ),
         // The command-line interface as a library, so parsing and commands are testable.
         .target(
             name: "TGDMCLI",
             dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder",
-                           "SyntheticFaces", "Pipelines", "Benchmarks",
+                           "SyntheticFaces", "FaceAnalysis", "Pipelines", "Benchmarks",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "tgdm", dependencies: ["TGDMCLI"]),
@@ -77,7 +78,7 @@ let package = Package(
         .testTarget(name: "SyntheticFacesTests", dependencies: ["SyntheticFaces", "FaceModel", "Torch"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "TGDMModel", "FaceModel", "Media", "Diffusion", "Torch"]),
         .testTarget(name: "TGDMCLITests", dependencies: ["TGDMCLI", "Pipelines", "TGDMModel", "Torch"]),
-        .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "Media", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceModel", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Torch"]),
     ],

@@ -30,6 +30,7 @@ public struct TGDMCommand: ParsableCommand {
             DemoCommand.self, ReenactCommand.self, VideoCommand.self, TalkCommand.self, SwapCommand.self, A2ECommand.self,
             RenderCommand.self, FaceGridCommand.self, DatasetCommand.self, TrainCommand.self, SampleCommand.self, EvalCommand.self,
             SpeakCommand.self, BenchCommand.self, InfoCommand.self,
+            AnalyzeCommand.self, DeriveCorrespondenceCommand.self,
         ]
     )
 }

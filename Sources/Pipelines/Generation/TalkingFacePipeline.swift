@@ -70,8 +70,7 @@ public final class TalkingFacePipeline {
     /// Loads a picture as a portrait (coefficients: given, sidecar, or fitted to the face found in it).
     public func portrait(_ url: URL, coefficients: Coefficients? = nil, configuration: PipelineConfiguration = PipelineConfiguration(),
                          faceIndex: Int = 0) throws -> Portrait {
-        try portraits.load(url, coefficients: coefficients, analysisSize: analysisSize, fitIterations: configuration.fitIterations,
-                           faceIndex: faceIndex)
+        try portraits.load(url, coefficients: coefficients, analysisSize: analysisSize, faceIndex: faceIndex)
     }
 
     /// Renders I_3d for coefficients at the generator's size: N×3×S×S, the plain 3DMM face on black (no gaze:

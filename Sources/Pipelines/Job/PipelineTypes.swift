@@ -79,19 +79,15 @@ public struct PipelineConfiguration: Sendable {
     /// For models that read the warped source: start sampling from it, noised to this fraction of the plan
     /// (image-to-image; nil runs every step from noise).
     public var startStrength: Double?
-    /// Analysis-by-synthesis iterations when coefficients must be estimated from an image.
-    public var fitIterations = 150
-    /// Iterations for each later video frame, started from the previous frame's fit.
-    public var trackIterations = 40
+    /// Landmark-fit iterations for each later frame of a tracked driving video (warm-started from the previous frame).
+    public var trackIterations = 60
 
     public init() {}
 
     public func validate() throws {
         guard (1...256).contains(batchSize) else { throw PipelineError.invalidInput("batch size must be in 1...256, got \(batchSize)") }
         guard (16...2048).contains(outputSize) else { throw PipelineError.invalidInput("output size must be in 16...2048, got \(outputSize)") }
-        guard (1...10_000).contains(fitIterations), (1...10_000).contains(trackIterations) else {
-            throw PipelineError.invalidInput("fit iterations must be in 1...10000")
-        }
+        guard (1...10_000).contains(trackIterations) else { throw PipelineError.invalidInput("track iterations must be in 1...10000") }
         if let s = startStrength, !(s > 0 && s <= 1) { throw PipelineError.invalidInput("start strength must be in (0, 1], got \(s)") }
     }
 }

@@ -29,27 +29,10 @@ struct FrameComposer {
     /// Composites a chunk: `faces` b×3×s×s from the generator; `warped`/`field` at the output size (nil for
     /// `.generator`). Returns the output crops b×3×S×S.
     func compositeCrops(faces: Tensor, warped: Tensor?, field: FaceWarpField?) throws -> Tensor {
-        try Torch.noGrad {
-            let generated = faces.size(-1) == size ? faces : try F.interpolate(faces, size: (size, size), mode: .bilinear(alignCorners: false))
-            guard composition == .warp, let warped, let field else { return generated }
-            let radius = max(1, size / 96)
-            // The mouth interior counts as usable only where the source shows it (the field's z-test decides).
-            let usable = field.valid
-            if let target = swapTarget {
-                // Swap: the identity's face in the target's colours; outside the face, the target untouched.
-                let faceValid = try field.face * usable
-                let targetFace = try field.face
-                let identity = try Compositing.matchColours(warped, mask: faceValid, to: target.expand(warped.shape), referenceMask: targetFace)
-                let filler = try Compositing.matchColours(generated, mask: targetFace, to: target.expand(warped.shape), referenceMask: targetFace)
-                let m = try Compositing.softMask(usable, radius: radius)
-                let inner = try identity * m + filler * (1.0 - m)
-                let faceBlend = try Compositing.softMask(field.face, radius: radius)
-                return try inner * faceBlend + target.expand(warped.shape) * (1.0 - faceBlend)
-            }
-            let matched = try Compositing.matchColours(generated, mask: field.face, to: warped, referenceMask: try field.face * usable)
-            let m = try Compositing.softMask(usable, radius: radius)
-            return try warped * m + matched * (1.0 - m)
-        }
+        let generated = faces.size(-1) == size ? faces : try Torch.noGrad { try F.interpolate(faces, size: (size, size), mode: .bilinear(alignCorners: false)) }
+        guard composition == .warp, let warped, let field else { return generated }
+        if let target = swapTarget { return try WarpCompositor.swap(generated: generated, warpedIdentity: warped, field: field, target: target) }
+        return try WarpCompositor.reenactment(generated: generated, warped: warped, field: field)
     }
 
     /// The output picture of one composited crop (3×S×S).

@@ -105,4 +105,27 @@ final class TGDMSamplerTests: XCTestCase {
         XCTAssertEqual(try smoothed.select(0, 0).floats(), [2, 3, 4, 5, 6, 7])
         XCTAssertEqual(try TGDMConfig.tiny.conditionInput(rho, isSequence: false).floats(), try rho.floats())
     }
+
+    /// Fine-tuning a warp model from a model without the warp: the widened input layer starts at zero for the new
+    /// channels, so the new model predicts exactly what the old one did whatever the warp holds.
+    func testWarmStartFromANarrowerModelKeepsItsPredictions() throws {
+        let old = try TGDMUNet(config: .tiny, generator: Generator(seed: 1))
+        try Torch.noGrad { try old.outputConv.weight.copy_(Tensor.randn(old.outputConv.weight.shape, generator: Generator(seed: 2)) * 0.2) }
+        var config = TGDMConfig.tiny
+        config.sourceWarp = true
+        let new = try TGDMUNet(config: config, generator: Generator(seed: 9))
+        let report = try new.warmStart(from: old)
+        XCTAssertEqual(report.widened, ["inputConv.weight"])
+        XCTAssertEqual(report.skipped, [])
+        let g = Generator(seed: 3)
+        let source = try Tensor.rand([2, 3, 16, 16], generator: g), render = try Tensor.rand([2, 3, 16, 16], generator: g)
+        let rho = try Tensor.randn([2, 6], generator: g), noisy = try Tensor.randn([2, 3, 16, 16], generator: g)
+        let t = try Tensor([Int64(10), 700])
+        try Torch.noGrad {
+            let a = try old(noisy: noisy, timesteps: t, source: source, render: render, coefficients: rho)
+            let b = try new(noisy: noisy, timesteps: t, source: source, render: render, coefficients: rho,
+                            warp: Tensor.rand([2, 4, 16, 16], generator: g))
+            XCTAssertLessThan(try maxAbsDiff(a, b), 1e-6)
+        }
+    }
 }

@@ -67,6 +67,8 @@ struct TrainTGDMCommand: ParsableCommand {
     @Option(help: "Stop after this many minutes of wall time (a checkpoint is written).") var maxMinutes: Double?
     @Option(help: "Run folder (checkpoint.safetensors, loss.png, samples-*.png).") var out: String = "runs/tgdm"
     @Flag(help: "Start over even if the run folder has a checkpoint.") var fresh = false
+    @Option(help: "Start a new run from this model's weights (fine-tuning; a wider input layer gets zeros for its new channels).")
+    var initFrom: String?
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
@@ -97,9 +99,14 @@ struct TrainTGDMCommand: ParsableCommand {
             let dir = URL(fileURLWithPath: out)
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let model = try TGDMUNet(config: modelConfig)
-            let trainer = try TGDMTrainer(model: model, dataset: dataset, config: tc, schedule: try NoiseSchedule(.paper), outputDirectory: dir)
             let ckpt = dir.appendingPathComponent("checkpoint.safetensors")
-            if !fresh, FileManager.default.fileExists(atPath: ckpt.path) {
+            let resuming = !fresh && FileManager.default.fileExists(atPath: ckpt.path)
+            if let initFrom, !resuming {
+                let start = try model.warmStart(from: TGDMModelBundle.load(from: inputURL(initFrom)).model)
+                print("initialised from \(initFrom): \(start.copied.count) tensors copied, \(start.widened.count) widened (\(start.widened.joined(separator: ", "))), \(start.skipped.count) new")
+            }
+            let trainer = try TGDMTrainer(model: model, dataset: dataset, config: tc, schedule: try NoiseSchedule(.paper), outputDirectory: dir)
+            if resuming {
                 try trainer.loadCheckpoint(from: ckpt)
                 print("resuming \(ckpt.path) at step \(trainer.step)")
             }

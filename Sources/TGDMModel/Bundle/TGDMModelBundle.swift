@@ -109,3 +109,41 @@ public struct TGDMModelBundle {
         return m
     }
 }
+
+extension TGDMUNet {
+    /// What `warmStart(from:)` did.
+    public struct WarmStart: Sendable {
+        public var copied: [String] = []
+        /// Parameters copied into the first input channels of a wider input convolution (new channels zero).
+        public var widened: [String] = []
+        /// Parameters of this model the other one does not have, or has with another shape: left as initialised.
+        public var skipped: [String] = []
+    }
+
+    /// Starts from another model's weights (fine-tuning): every parameter with the same path and shape is
+    /// copied; a wider input convolution (e.g. a `sourceWarp` model started from one without the warp input)
+    /// takes the other's weights for its first channels and zeros for the new ones, so at the first step the
+    /// new model computes exactly what the old one did and learns to use the new inputs.
+    @discardableResult
+    public func warmStart(from other: TGDMUNet) throws -> WarmStart {
+        let theirs = other.stateDict()
+        var mine = stateDict()
+        var report = WarmStart()
+        for (name, value) in mine.sorted(by: { $0.key < $1.key }) {
+            guard let source = theirs[name] else { report.skipped.append(name); continue }
+            if source.shape == value.shape {
+                mine[name] = source
+                report.copied.append(name)
+            } else if value.rank == 4, source.rank == 4, value.size(0) == source.size(0), value.size(1) > source.size(1),
+                      Array(value.shape.dropFirst(2)) == Array(source.shape.dropFirst(2)) {
+                let extra = try Tensor.zeros([value.size(0), value.size(1) - source.size(1)] + Array(value.shape.dropFirst(2)))
+                mine[name] = try Tensor.cat([source.to(value.dtype), extra], dim: 1)
+                report.widened.append(name)
+            } else {
+                report.skipped.append(name)
+            }
+        }
+        try load(mine, strict: true)
+        return report
+    }
+}

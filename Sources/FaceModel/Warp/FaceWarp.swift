@@ -18,6 +18,9 @@ public struct FaceWarpField {
     public let face: Tensor
     /// N×1×S×S: the target's mouth interior (teeth, tongue, cavity).
     public let mouth: Tensor
+    /// N×1×S×S: the inner face — the face below the brows (the forehead often hides under hair or a hat, so a
+    /// face swap takes only this part from the identity).
+    public let inner: Tensor
 
     public var batch: Int { sourcePoints.size(0) }
 
@@ -39,7 +42,8 @@ public struct FaceWarpField {
         func mask(_ m: Tensor) throws -> Tensor {
             try F.interpolate(m, size: (newSize, newSize), mode: .bilinear(alignCorners: false)).gt(0.5).to(.float32)
         }
-        return FaceWarpField(size: newSize, sourcePoints: points, valid: try mask(valid), face: try mask(face), mouth: try mask(mouth))
+        return FaceWarpField(size: newSize, sourcePoints: points, valid: try mask(valid), face: try mask(face), mouth: try mask(mouth),
+                             inner: try mask(inner))
     }
 }
 
@@ -56,6 +60,9 @@ public final class FaceWarper: @unchecked Sendable {
     let renderer: FaceRenderer
     /// Triangles of the mouth interior (teeth, tongue, cavity: neither skin nor eyeball).
     let mouthTriangles: [Bool]
+    /// Triangles of the forehead: above the brows (iBUG landmarks 17–26) on the mean face, by more than 5% of the
+    /// brow-to-chin height.
+    let foreheadTriangles: [Bool]
 
     public struct Options: Sendable {
         /// Depth tolerance of the visibility test, in model units (decimetres for the default model).
@@ -81,24 +88,46 @@ public final class FaceWarper: @unchecked Sendable {
         }
         let tri = model.triangleIndices
         mouthTriangles = (0..<(tri.count / 3)).map { t in (0..<3).contains { interior[Int(tri[3 * t + $0])] } }
+        let mean = try model.meanShape.floats(), landmarks = try model.landmarkIndices.toArray(Int64.self).map { Int($0) }
+        let browY = (17...26).map { mean[3 * landmarks[$0] + 1] }.reduce(0, +) / 10, chinY = mean[3 * landmarks[8] + 1]
+        let limit = browY + 0.05 * (browY - chinY)
+        foreheadTriangles = (0..<(tri.count / 3)).map { t in (0..<3).contains { mean[3 * Int(tri[3 * t + $0]) + 1] > limit } }
+    }
+
+    /// The source side of a warp, prepared once per job: its posed mesh and its z-buffer at one size.
+    public struct Source: @unchecked Sendable {
+        public let size: Int
+        let vertices: [Float]
+        let raster: Rasterization
+        let pose: [Float]
+    }
+
+    public func prepare(source: Coefficients, size: Int) throws -> Source {
+        guard FaceRenderer.sizeRange.contains(size) else { throw FaceModelError.invalidArgument("warp size \(size) outside \(FaceRenderer.sizeRange)") }
+        let src = try Torch.noGrad { try renderer.geometry(source.frame(0), camera: .deep3DFaceRecon(size: size)) }
+        let raster = try Rasterizer.rasterize(pixels: src.projected.contiguous().floats(), depth: src.depth.contiguous().floats(),
+                                              triangles: model.triangleIndices, width: size, height: size)
+        return Source(size: size, vertices: try src.vertices.contiguous().floats(), raster: raster, pose: try source.frame(0).pose.floats())
     }
 
     public func field(source: Coefficients, target: Coefficients, size: Int) throws -> FaceWarpField {
-        guard FaceRenderer.sizeRange.contains(size) else { throw FaceModelError.invalidArgument("warp size \(size) outside \(FaceRenderer.sizeRange)") }
+        try field(source: prepare(source: source, size: size), target: target)
+    }
+
+    public func field(source: Source, target: Coefficients) throws -> FaceWarpField {
+        let size = source.size
         let camera = Camera.deep3DFaceRecon(size: size)
-        let (src, tgt) = try Torch.noGrad {
-            (try renderer.geometry(source.frame(0), camera: camera), try renderer.geometry(target, camera: camera))
-        }
+        let tgt = try Torch.noGrad { try renderer.geometry(target, camera: camera) }
         let v = model.vertexCount, n = target.batch, plane = size * size
-        let sVert = try src.vertices.contiguous().floats(), sPix = try src.projected.contiguous().floats(), sDepth = try src.depth.contiguous().floats()
+        let sVert = source.vertices, sourceRaster = source.raster, sourcePose = source.pose
         let tPix = try tgt.projected.contiguous().floats(), tDepth = try tgt.depth.contiguous().floats()
-        let sourceRaster = try Rasterizer.rasterize(pixels: sPix, depth: sDepth, triangles: model.triangleIndices, width: size, height: size)
-        let sourcePose = try source.frame(0).pose.floats(), targetPose = try target.pose.floats()
+        let targetPose = try target.pose.floats()
 
         var points = [Float](repeating: 0, count: n * plane * 2)
         var valid = [Float](repeating: 0, count: n * plane)
         var face = [Float](repeating: 0, count: n * plane)
         var mouth = [Float](repeating: 0, count: n * plane)
+        var inner = [Float](repeating: 0, count: n * plane)
         let tri = model.triangleIndices
         let f = Float(camera.focal), cx = Float(camera.centerX), cy = Float(camera.centerY), dist = Float(camera.distance)
         for b in 0..<n {
@@ -130,6 +159,7 @@ public final class FaceWarper: @unchecked Sendable {
                 let o = b * plane + p
                 face[o] = 1
                 if mouthTriangles[t] { mouth[o] = 1 }
+                if !foreheadTriangles[t] { inner[o] = 1 }
                 // Visible in the source: nothing nearer in the source z-buffer at that point.
                 let sx = Int(u.rounded(.down)), sy = Int(w.rounded(.down))
                 if sx >= 0, sy >= 0, sx < size, sy < size, d <= sourceRaster.depth[sy * size + sx] + options.depthTolerance {
@@ -155,7 +185,7 @@ public final class FaceWarper: @unchecked Sendable {
         }
         return FaceWarpField(size: size, sourcePoints: try Tensor(points, shape: [n, size, size, 2]),
                              valid: try Tensor(valid, shape: [n, 1, size, size]), face: try Tensor(face, shape: [n, 1, size, size]),
-                             mouth: try Tensor(mouth, shape: [n, 1, size, size]))
+                             mouth: try Tensor(mouth, shape: [n, 1, size, size]), inner: try Tensor(inner, shape: [n, 1, size, size]))
     }
 
     /// Displacements of the pixels outside the face (S×S×2, row-major), computed on a coarse grid and

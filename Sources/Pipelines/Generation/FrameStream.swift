@@ -31,6 +31,8 @@ public final class FrameStream {
     private let conditionInput: Tensor
     private let composer: FrameComposer
     private let origin: WarpOrigin?
+    /// The warp's source side, prepared on the first chunk.
+    private var warpSource: FaceWarper.Source?
     private let configuration: PipelineConfiguration
     private let sampler: SamplerConfiguration
     private let progress: PipelineProgressHandler?
@@ -77,7 +79,9 @@ public final class FrameStream {
         let needsWarp = configuration.composition == .warp || model.config.sourceWarp
         var field: FaceWarpField? = nil, warped: Tensor? = nil, modelWarp: Tensor? = nil
         if needsWarp, let origin {
-            let f = try pipeline.warper().field(source: origin.coefficients, target: frames, size: configuration.outputSize)
+            let source = try warpSource ?? pipeline.warper().prepare(source: origin.coefficients, size: configuration.outputSize)
+            warpSource = source
+            let f = try pipeline.warper().field(source: source, target: frames)
             field = f
             warped = try Torch.noGrad { try f.warp(origin.image) }
             if model.config.sourceWarp {

@@ -91,9 +91,8 @@ public final class TalkingFacePipeline {
             let rho = try Coefficients.reenact(source: source.coefficients, driver: motion.coefficients)
             let composer = FrameComposer(canvas: source.frame, crop: source.crop, size: configuration.outputSize, framing: configuration.framing,
                                          composition: configuration.composition, swapTarget: nil)
-            let texture = try source.image(size: modelSize)
-            let origin = WarpOrigin(image: try source.image(size: configuration.outputSize), modelImage: texture, coefficients: source.coefficients)
-            return try FrameStream(pipeline: self, rho: rho, texture: texture, origin: origin, motion: motion,
+            let origin = try WarpOrigin(source, outputSize: configuration.outputSize, modelSize: modelSize)
+            return try FrameStream(pipeline: self, rho: rho, texture: origin.modelImage, origin: origin, motion: motion,
                                    composer: composer, configuration: configuration, progress: progress)
         case .swap(let identity, let target, let masked):
             let rho = try Coefficients.swap(source: identity.coefficients, target: target.coefficients)
@@ -104,8 +103,7 @@ public final class TalkingFacePipeline {
             // The identity's face is warped onto the swapped geometry; everything else stays the target's.
             let composer = FrameComposer(canvas: target.frame, crop: target.crop, size: configuration.outputSize, framing: configuration.framing,
                                          composition: configuration.composition, swapTarget: try target.image(size: configuration.outputSize))
-            let origin = WarpOrigin(image: try identity.image(size: configuration.outputSize), modelImage: try identity.image(size: modelSize),
-                                    coefficients: identity.coefficients)
+            let origin = try WarpOrigin(identity, outputSize: configuration.outputSize, modelSize: modelSize)
             return try FrameStream(pipeline: self, rho: rho, texture: texture, origin: origin, motion: motion, composer: composer,
                                    configuration: configuration, progress: progress)
         }

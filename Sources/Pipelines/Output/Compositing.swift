@@ -21,18 +21,20 @@ public enum WarpCompositor {
         }
     }
 
-    /// Face swapping: the identity's warped face in the target's colours inside the swapped face, the generator's
-    /// output where the identity's warp is missing; outside the face the target (1×3×S×S or N×3×S×S) untouched.
+    /// Face swapping: the identity's warped inner face (below the brows) in the target's colours; where the
+    /// identity's warp is missing (its mouth was closed where the target's is open, a cheek it turned away) the
+    /// target's own pixels, which show that part in the right pose and expression; elsewhere the target
+    /// (1×3×S×S or N×3×S×S) untouched. (`generated` is kept for a swap generator trained to fill those parts.)
     public static func swap(generated: Tensor, warpedIdentity warped: Tensor, field: FaceWarpField, target: Tensor) throws -> Tensor {
         try Torch.noGrad {
             let radius = max(1, field.size / 96)
             let usable = try 1.0 - Compositing.opened(1.0 - field.valid, radius: radius)
             let m = try Compositing.softMask(usable, radius: radius)
             let targetImage = try target.expand(warped.shape)
-            let identity = try Compositing.matchColours(warped, mask: field.face * usable, to: targetImage, referenceMask: field.face)
-            let filler = try Compositing.matchColours(generated, mask: field.face, to: targetImage, referenceMask: field.face)
-            let inner = try identity * m + filler * (1.0 - m)
-            let faceBlend = try Compositing.softMask(field.face, radius: radius)
+            let region = try field.face * field.inner
+            let identity = try Compositing.matchColours(warped, mask: region * usable, to: targetImage, referenceMask: region)
+            let inner = try identity * m + targetImage * (1.0 - m)
+            let faceBlend = try Compositing.softMask(region, radius: 2 * radius)
             return try inner * faceBlend + targetImage * (1.0 - faceBlend)
         }
     }

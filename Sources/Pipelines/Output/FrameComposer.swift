@@ -12,6 +12,12 @@ struct WarpOrigin {
     let coefficients: Coefficients
 }
 
+extension WarpOrigin {
+    init(_ portrait: Portrait, outputSize: Int, modelSize: Int) throws {
+        self.init(image: try portrait.image(size: outputSize), modelImage: try portrait.image(size: modelSize), coefficients: portrait.coefficients)
+    }
+}
+
 /// Turns generated faces into output pictures (issue #10): at the output size, the warped source where the
 /// 3DMM correspondence is valid and the generator's output where it is not (its colours matched to the warp),
 /// then — with `.fullFrame` — pasted back into the picture the crop came from with a feathered edge.

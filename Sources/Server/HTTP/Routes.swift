@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// The page and the JSON API (docs/openapi.yaml describes every route).
 struct Routes: Sendable {
@@ -167,16 +168,21 @@ struct Routes: Sendable {
     /// then `event: end` after a finished state, and the stream closes.
     private func events(_ context: BasicRequestContext) throws -> Response {
         let id = try jobID(context)
-        guard let stream = queue.subscribe(id, heartbeat: heartbeat) else { throw APIError(.notFound, "no job \(id)") }
+        guard let subscription = queue.subscribe(id, heartbeat: heartbeat) else { throw APIError(.notFound, "no job \(id)") }
         let body = ResponseBody { writer in
-            for await event in stream {
-                switch event {
-                case .update(let r):
-                    let json = (try? JSONCoding.encoder.encode(r)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-                    try await writer.write(ByteBuffer(string: "event: job\ndata: \(json)\n\n"))
-                case .heartbeat:
-                    try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+            // On graceful shutdown (Ctrl-C) the stream ends, so the server does not wait for the job.
+            try await withGracefulShutdownHandler {
+                for await event in subscription.events {
+                    switch event {
+                    case .update(let r):
+                        let json = (try? JSONCoding.encoder.encode(r)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                        try await writer.write(ByteBuffer(string: "event: job\ndata: \(json)\n\n"))
+                    case .heartbeat:
+                        try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                    }
                 }
+            } onGracefulShutdown: {
+                subscription.end()
             }
             try await writer.write(ByteBuffer(string: "event: end\ndata: {}\n\n"))
             try await writer.finish(nil)

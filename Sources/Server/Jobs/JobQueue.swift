@@ -103,14 +103,15 @@ public final class JobQueue: @unchecked Sendable {
         }
     }
 
-    /// The job's events: its current record at once, then every change; the stream ends after a finished state.
-    public func subscribe(_ id: JobID, heartbeat: Double = 15) -> AsyncStream<JobEvent>? {
+    /// The job's events: its current record at once, then every change; the stream ends after a finished state, when
+    /// the server stops, or when `end` is called (the HTTP layer ends streams on graceful shutdown).
+    public func subscribe(_ id: JobID, heartbeat: Double = 15) -> JobSubscription? {
         let token = UUID()
         let (stream, continuation) = AsyncStream<JobEvent>.makeStream(bufferingPolicy: .bufferingNewest(32))
         let found: Bool = locked {
             guard let r = records[id] else { return false }
             continuation.yield(.update(r))
-            if r.state.isFinished {
+            if r.state.isFinished || stopping {
                 continuation.finish()
             } else {
                 subscribers[id, default: [:]][token] = continuation
@@ -131,7 +132,7 @@ public final class JobQueue: @unchecked Sendable {
             guard let queue = self else { return }
             DispatchQueue.global().async { queue.unsubscribe(id, token) }
         }
-        return stream
+        return JobSubscription(events: stream, end: { continuation.finish() })
     }
 
     private func unsubscribe(_ id: JobID, _ token: UUID) {
@@ -196,11 +197,13 @@ public final class JobQueue: @unchecked Sendable {
         }
     }
 
-    /// Stops handing out jobs and wakes the workers; running jobs stop at their next progress report.
+    /// Stops handing out jobs and wakes the workers; running jobs stop at their next progress report. Event streams
+    /// end, so no HTTP response waits for a job that will not finish in this process.
     func shutdown() {
         locked {
             stopping = true
             condition.broadcast()
+            for id in Array(subscribers.keys) { finishSubscribers(of: id) }
         }
     }
 
@@ -219,6 +222,12 @@ public final class JobQueue: @unchecked Sendable {
         subscribers[id] = nil
         lastBroadcast[id] = nil
     }
+}
+
+/// A subscriber's stream of events and a way to end it early.
+public struct JobSubscription: Sendable {
+    public let events: AsyncStream<JobEvent>
+    public let end: @Sendable () -> Void
 }
 
 /// The message of a cancelled job (the CLI's `PipelineError.cancelled` text).

@@ -62,10 +62,10 @@ struct ServeCommand: ParsableCommand {
             let cores = ProcessInfo.processInfo.activeProcessorCount
             Torch.configureThreads(threads ?? max(1, cores / workers))
             let server = try TGDMServer(configuration: c, logger: Logger(label: "tgdm.serve"))
-            let display = c.host.contains(":") ? "[\(c.host)]" : c.host
+            let display = c.host.contains(":") ? "[\(c.host)]" : c.host, dataPath = c.dataDirectory.path
             try blockingRun {
                 try await server.run { port in
-                    print("tgdm serve: http://\(display):\(port)/ (data: \(c.dataDirectory.path); Ctrl-C stops)")
+                    print("tgdm serve: http://\(display):\(port)/ (data: \(dataPath); Ctrl-C stops)")
                 }
             }
         }

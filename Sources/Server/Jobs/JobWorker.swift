@@ -186,6 +186,8 @@ final class ProgressTracker: @unchecked Sendable {
             current.framesDone = frames.lowerBound
             current.fraction = total > 0 ? (Double(frames.lowerBound) + Double(frames.count) * Double(step) / Double(max(steps, 1))) / Double(total) : 0
         case .frames(let done, let total):
+            // `.frames(0, n)` comes once the job is prepared, right before the first denoising step: the ETA's origin.
+            if generationStart == nil { generationStart = Date() }
             current.framesDone = done
             current.framesTotal = total
             current.fraction = total > 0 ? Double(done) / Double(total) : 0
@@ -193,7 +195,7 @@ final class ProgressTracker: @unchecked Sendable {
             current.stage = done >= total ? "finishing" : "denoising"
         }
         current.fraction = min(1, max(0, current.fraction))
-        if let start = generationStart, current.fraction > 0 {
+        if let start = generationStart, current.fraction > 0, Date().timeIntervalSince(start) > 0.1 {
             let elapsed = Date().timeIntervalSince(start)
             current.etaSeconds = (elapsed * (1 - current.fraction) / current.fraction * 10).rounded() / 10
         }

@@ -52,7 +52,8 @@ public final class TGDMServer: @unchecked Sendable {
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: SecurityMiddleware(token: configuration.token, loopbackOnly: configuration.isLoopback))
         Routes(queue: queue, samples: samples, validator: UploadValidator(limits: configuration.limits), assets: assets,
-               workers: workers.count, heartbeat: configuration.heartbeatInterval, logger: logger).register(on: router)
+               workers: workers.count, heartbeat: configuration.heartbeatInterval, logger: logger,
+               uploads: UploadGate(limit: configuration.concurrentUploads)).register(on: router)
         return router
     }
 

@@ -14,6 +14,8 @@ struct Routes: Sendable {
     let heartbeat: Double
     let logger: Logger
     let files = FileResponder()
+    /// Bodies being received at once (each up to the request limit in memory); later uploads wait their turn.
+    let uploads: UploadGate
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/") { _, _ in assets.response("index.html") }
@@ -95,7 +97,11 @@ struct Routes: Sendable {
             throw APIError(contentType.lowercased().hasPrefix("multipart/form-data") ? .badRequest : .unsupportedMediaType, "\(error)")
         }
         if let n = request.headers[.contentLength].flatMap({ Int($0) }), n > limits.maxRequestBytes { throw tooLarge(limits) }
-        let body = try await collect(request.body, limits: limits)
+        await uploads.enter()
+        let collected: Result<ByteBuffer, Error>
+        do { collected = .success(try await collect(request.body, limits: limits)) } catch { collected = .failure(error) }
+        await uploads.leave()
+        let body = try collected.get()
         let submission: JobSubmission
         do {
             let parts = try Multipart.parse(Array(body.readableBytesView), boundary: boundary)
@@ -204,6 +210,31 @@ enum Blocking {
                 defer { slots.signal() }
                 c.resume(with: Result { try body() })
             }
+        }
+    }
+}
+
+/// An async counting semaphore: at most `limit` holders; others wait in order.
+actor UploadGate {
+    private let limit: Int
+    private var holders = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    func enter() async {
+        if holders < limit {
+            holders += 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }   // the slot is handed over by `leave`
+    }
+
+    func leave() {
+        if waiting.isEmpty {
+            holders -= 1
+        } else {
+            waiting.removeFirst().resume()
         }
     }
 }

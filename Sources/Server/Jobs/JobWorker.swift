@@ -114,11 +114,14 @@ final class JobWorker: @unchecked Sendable {
         config.framing = o.cropOnly ? .crop : .fullFrame
         Torch.manualSeed(o.seed)
 
+        // `portrait` takes no progress handler: the stage is shown before it, and a cancel is honoured after it.
+        guard progress(.analyzing(.sourcePortrait, done: 0, total: 1)) else { throw PipelineError.cancelled }
         let source = try pipeline.portrait(input("source", sample: o.sourceSample, of: job.id), configuration: config)
         guard progress(.analyzing(.sourcePortrait, done: 1, total: 1)) else { throw PipelineError.cancelled }
         let driver: Driver
         switch o.driver {
         case .image:
+            guard progress(.analyzing(.drivingImage, done: 0, total: 1)) else { throw PipelineError.cancelled }
             driver = .image(try pipeline.portrait(input("driving", sample: o.drivingSample, of: job.id), configuration: config))
         case .video:
             let maxFrames = min(o.maxFrames ?? Int.max, Int(limits.maxMediaSeconds * 60))

@@ -17,6 +17,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // Hummingbird depends on swift-metrics, whose `Metrics` module would clash with ours: aliased below.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.9.0"),
     ],
     targets: [
         // Engine: a plain-C shim over ATen + autograd, and the Swift Tensor/Module layer on top.
@@ -59,12 +63,20 @@ let package = Package(
             dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "Pipelines", "Metrics",
                            "FaceAnalysis", "SyntheticFaces"]
         ),
+        // Web studio and HTTP API (`tgdm serve`): Hummingbird app, job queue and store, multipart parsing, page assets.
+        .target(
+            name: "Server",
+            dependencies: ["Torch", "Media", "FaceModel", "TGDMModel", "Pipelines",
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics", moduleAliases: ["Metrics": "SwiftMetrics"])],
+            resources: [.copy("Resources")]
+        ),
         // The command-line interface as a library, so parsing and commands are testable.
         .target(
             name: "TGDMCLI",
             dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder",
-                           "SyntheticFaces", "FaceAnalysis", "Pipelines", "Benchmarks",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+                           "SyntheticFaces", "FaceAnalysis", "Pipelines", "Benchmarks", "Server",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "tgdm", dependencies: ["TGDMCLI"]),
         .executableTarget(name: "tgdm-bench", dependencies: ["Benchmarks", "Torch"]),
@@ -81,6 +93,7 @@ let package = Package(
         .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceModel", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Torch"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Pipelines", "TGDMModel", "Diffusion", "FaceModel", "Torch"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

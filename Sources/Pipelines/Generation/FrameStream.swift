@@ -76,7 +76,8 @@ public final class FrameStream {
         let frames = try rho.frames(start, b)
         let renders = try pipeline.renderGeometry(frames)
         // The 3DMM correspondence of this chunk at the output size, and what the generator reads of it.
-        let needsWarp = configuration.composition == .warp || model.config.sourceWarp
+        let strength = configuration.startStrength ?? pipeline.bundle.defaultStartStrength
+        let needsWarp = configuration.composition == .warp || model.config.sourceWarp || strength != nil
         var field: FaceWarpField? = nil, warped: Tensor? = nil, modelWarp: Tensor? = nil
         if needsWarp, let origin {
             let source = try warpSource ?? pipeline.warper().prepare(source: origin.coefficients, size: configuration.outputSize)
@@ -84,21 +85,20 @@ public final class FrameStream {
             let f = try pipeline.warper().field(source: source, target: frames)
             field = f
             warped = try Torch.noGrad { try f.warp(origin.image) }
-            if model.config.sourceWarp {
-                let small = try f.resized(to: pipeline.modelSize)
-                modelWarp = try Torch.noGrad { try Tensor.cat([small.warp(origin.modelImage), small.valid], dim: 1) }
-            }
+            let small = try f.resized(to: pipeline.modelSize)
+            modelWarp = try Torch.noGrad { try Tensor.cat([small.warp(origin.modelImage), small.valid], dim: 1) }
         }
         let conditioning = try Torch.noGrad {
             try model.prepare(source: sourceFeatures, render: model.config.usesRender ? renders.to(model.device) : nil,
-                              coefficients: conditionInput.narrow(0, start, b), warp: modelWarp?.to(model.device))
+                              coefficients: conditionInput.narrow(0, start, b), warp: model.config.sourceWarp ? modelWarp?.to(model.device) : nil)
         }
         var config = sampler
         // Shared noise: every chunk starts from the same draw. Otherwise each chunk gets its own seed.
         if !config.sharedNoise { config.seed = sampler.seed &+ UInt64(start) }
         var startPoint = SamplingStart.noise
-        if let strength = configuration.startStrength, let w = modelWarp {
-            // Image-to-image from the warped source (I_3d where the warp is not valid).
+        if let strength, strength < 1, let w = modelWarp {
+            // Image-to-image (SDEdit) from the warped source, I_3d where the warp is not valid: the generator only
+            // has to refine a picture that is already nearly right, in a fraction of the steps.
             let mask = try w.narrow(1, 3, 1)
             startPoint = .image(try (w.narrow(1, 0, 3) * mask + renders * (1.0 - mask)).to(model.device), strength: strength)
         }

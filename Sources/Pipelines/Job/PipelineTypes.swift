@@ -76,8 +76,8 @@ public struct PipelineConfiguration: Sendable {
     /// Every frame of a job shares its noise (temporal stability; see `NoiseSource`).
     public var sharedNoise = true
     public var composition: OutputComposition = .warp
-    /// For models that read the warped source: start sampling from it, noised to this fraction of the plan
-    /// (image-to-image; nil runs every step from noise).
+    /// Start sampling from the warped source (I_3d where it is not valid) noised to this fraction of the plan
+    /// (image-to-image, SDEdit; 1 = from pure noise); nil: the model's default (`TGDMModelBundle.defaultStartStrength`).
     public var startStrength: Double?
     /// Landmark-fit iterations for each later frame of a tracked driving video (warm-started from the previous frame).
     public var trackIterations = 60

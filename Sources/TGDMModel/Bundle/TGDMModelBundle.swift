@@ -14,7 +14,8 @@ extension ModelFile {
 ///
 /// Metadata keys: `model_config` (TGDMConfig JSON, required), `noise_schedule` (NoiseSchedule.Linear JSON;
 /// absent = the paper's T = 1000 linear schedule), `default_sampler` (SamplerConfiguration JSON; absent =
-/// `TGDMModelBundle.standardSampler`), `format`.
+/// `TGDMModelBundle.standardSampler`), `default_start_strength` (image-to-image start from the warped source;
+/// absent = from pure noise), `format`.
 public struct TGDMModelBundle {
     public enum Weights: String, Sendable { case ema, raw }
 
@@ -22,6 +23,8 @@ public struct TGDMModelBundle {
     public let schedule: NoiseSchedule
     /// How this model is sampled unless the caller says otherwise.
     public let defaultSampler: SamplerConfiguration
+    /// Image-to-image start strength the model is meant to be used with (nil: sample from pure noise).
+    public var defaultStartStrength: Double? { metadata["default_start_strength"].flatMap(Double.init) }
     /// The file's metadata (with `step` also for trainer checkpoints, where it is a tensor).
     public let metadata: [String: String]
     public var config: TGDMConfig { model.config }
@@ -65,6 +68,7 @@ public struct TGDMModelBundle {
         for (k, v) in model.stateDict() { tensors["ema.\(k)"] = try v.detach().to(.cpu).to(.float32).contiguous() }
         var metadata = extra
         for (k, v) in try Self.describing(config: config, schedule: schedule, sampler: defaultSampler) { metadata[k] = v }
+        if metadata["default_start_strength"] == nil, let s = defaultStartStrength { metadata["default_start_strength"] = String(s) }
         metadata["format"] = TGDMModelExport.format
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Safetensors.save(tensors, metadata: metadata, to: url)

@@ -63,7 +63,8 @@ if has warp64; then
 fi
 
 if has eval; then
-  # The same test pairs (spread evenly over the 1 680 held-out pairs) and sampler seeds (DDIM 25, seed 0 + batch).
+  # The same test pairs (spread evenly over the 1 680 held-out pairs) and sampler seeds (seed 0 + batch); the
+  # default model with its own sampler (DDIM 50, η = 1) and with DDIM 25, η = 0; the ablations with DDIM 25, η = 0.
   "$TGDM" eval tgdm --checkpoint runs/default-texAtt/checkpoint.safetensors --data data/synth64.safetensors --split test \
     --count 16 --sampler ddim --steps 50 --eta 1 --seed 0 --fit-iterations 40 -o runs/eval/default-texAtt.json
   "$TGDM" eval tgdm --checkpoint runs/default-texAtt/checkpoint.safetensors --data data/synth64.safetensors --split test \

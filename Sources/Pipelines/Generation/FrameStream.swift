@@ -31,6 +31,8 @@ public final class FrameStream {
     private let conditionInput: Tensor
     private let composer: FrameComposer
     private let origin: WarpOrigin?
+    /// z_id for swap models, 1 × identityDim.
+    private let identity: Tensor?
     /// The warp's source side, prepared on the first chunk.
     private var warpSource: FaceWarper.Source?
     private let configuration: PipelineConfiguration
@@ -40,13 +42,14 @@ public final class FrameStream {
     private var driverFrames: VideoReader?
     private var nextFrame = 0
 
-    init(pipeline: TalkingFacePipeline, rho: Coefficients, texture: Tensor, origin: WarpOrigin?, motion: DrivingMotion,
+    init(pipeline: TalkingFacePipeline, rho: Coefficients, texture: Tensor, origin: WarpOrigin?, identity: Tensor?, motion: DrivingMotion,
          composer: FrameComposer, configuration: PipelineConfiguration, progress: PipelineProgressHandler?) throws {
         self.pipeline = pipeline
         self.rho = rho
         self.motion = motion
         self.composer = composer
         self.origin = origin
+        self.identity = identity
         self.configuration = configuration
         self.progress = progress
         let bundle = pipeline.bundle
@@ -90,7 +93,8 @@ public final class FrameStream {
         }
         let conditioning = try Torch.noGrad {
             try model.prepare(source: sourceFeatures, render: model.config.usesRender ? renders.to(model.device) : nil,
-                              coefficients: conditionInput.narrow(0, start, b), warp: model.config.sourceWarp ? modelWarp?.to(model.device) : nil)
+                              coefficients: conditionInput.narrow(0, start, b), warp: model.config.sourceWarp ? modelWarp?.to(model.device) : nil,
+                              identity: identity?.to(model.device))
         }
         var config = sampler
         // Shared noise: every chunk starts from the same draw. Otherwise each chunk gets its own seed.

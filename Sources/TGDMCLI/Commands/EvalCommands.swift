@@ -41,7 +41,7 @@ struct EvalTGDMCommand: ParsableCommand {
             try runtime.apply()
             let bundle = try TGDMModelBundle.load(from: inputURL(checkpoint), weights: raw ? .raw : .ema)
             let pairs = try SyntheticPairDataset(url: inputURL(data), split: split)
-            let dataset = try SyntheticTrainingPairs(source: pairs, model: bundle.config, seed: runtime.seed)
+            let dataset = try SyntheticTrainingPairs(source: pairs, model: bundle.config, seed: runtime.seed, dataset: inputURL(data))
             var config = TGDMEvaluationConfig()
             config.count = count
             var sampler = sampling.configuration(default: bundle.defaultSampler) ?? bundle.defaultSampler

@@ -56,6 +56,7 @@ struct TrainTGDMCommand: ParsableCommand {
     var task: TrainingTask = .reenact
     @Option(help: "Temporal window radius k of ρ̂ (Sec. 4.2; 1 = the paper's video window, 0 = one frame).") var window: Int = 0
     @Flag(help: "Also feed the 3DMM-warped source and its validity mask at the input (issue #10; reenact task only).") var warp = false
+    @Flag(help: "Condition on the identity embedding z_id (dlib, 128-d) as the paper's swap model does (swap task only).") var identity = false
     @Option(help: "Total optimisation steps.") var steps: Int = 2000
     @Option(help: "Batch size.") var batch: Int = 8
     @Option(help: "Learning rate (the paper: 2e-4).") var lr: Double = 2e-4
@@ -78,6 +79,7 @@ struct TrainTGDMCommand: ParsableCommand {
         }
         guard (1...1000).contains(previewSteps) else { throw ValidationError("--preview-steps must be in 1...1000") }
         if warp, task == .swap { throw ValidationError("--warp is for the reenact task (a swap source is the face-masked target itself)") }
+        if identity, task != .swap { throw ValidationError("--identity is for the swap task") }
         if variant == .plain, !warp { throw ValidationError("the plain variant needs --warp (it has no other source input)") }
     }
 
@@ -87,11 +89,12 @@ struct TrainTGDMCommand: ParsableCommand {
             let url = try inputURL(data)
             let pairs: SyntheticPairSource = task == .swap ? try SyntheticSwapDataset(url: url, split: .train)
                                                            : try SyntheticPairDataset(url: url, split: .train)
-            let modelConfig = preset.config(variant: variant, temporalRadius: window, sourceWarp: warp)
+            var modelConfig = preset.config(variant: variant, temporalRadius: window, sourceWarp: warp)
+            if identity { modelConfig.identityDim = 128 }
             guard modelConfig.imageSize == pairs.size else {
                 throw ValidationError("preset \(preset.rawValue) is \(modelConfig.imageSize)² but the dataset is \(pairs.size)²")
             }
-            let dataset = try SyntheticTrainingPairs(source: pairs, model: modelConfig, seed: runtime.seed)
+            let dataset = try SyntheticTrainingPairs(source: pairs, model: modelConfig, seed: runtime.seed, dataset: url)
             var tc = TGDMTrainingConfig()
             tc.batchSize = batch; tc.learningRate = lr; tc.emaDecay = emaDecay; tc.seed = runtime.seed
             tc.logEvery = logEvery; tc.checkpointEvery = checkpointEvery; tc.artifactEvery = artifactEvery
@@ -110,7 +113,7 @@ struct TrainTGDMCommand: ParsableCommand {
                 try trainer.loadCheckpoint(from: ckpt)
                 print("resuming \(ckpt.path) at step \(trainer.step)")
             }
-            print("TGDM \(task.rawValue) \(variant.rawValue)\(warp ? "+warp" : "") \(modelConfig.imageSize)², window k = \(window), \(model.parameterCount) parameters, \(dataset.count) training pairs, batch \(batch)")
+            print("TGDM \(task.rawValue) \(variant.rawValue)\(warp ? "+warp" : "")\(identity ? "+z_id" : "") \(modelConfig.imageSize)², window k = \(window), \(model.parameterCount) parameters, \(dataset.count) training pairs, batch \(batch)")
             let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
             try trainer.train(until: steps) {
                 if stopRequested != 0 { return false }
@@ -145,7 +148,7 @@ struct SampleCommand: ParsableCommand {
             try runtime.apply()
             let bundle = try TGDMModelBundle.load(from: inputURL(checkpoint))
             let pairs = try SyntheticPairDataset(url: inputURL(data), split: split)
-            let ds = try SyntheticTrainingPairs(source: pairs, model: bundle.config, seed: runtime.seed)
+            let ds = try SyntheticTrainingPairs(source: pairs, model: bundle.config, seed: runtime.seed, dataset: inputURL(data))
             guard count > 0, start >= 0, start < ds.count else { throw ValidationError("pairs \(start)..<\(start + count) outside 0..<\(ds.count)") }
             let n = Swift.min(count, ds.count - start)
             // Spread the pairs over the split so several identities appear.

@@ -11,23 +11,35 @@ import Torch
 ///
 /// For `sourceWarp` models each example also carries the source warped to the target by the 3DMM correspondence
 /// of the two frames' ρ (`FaceWarper`), with its validity mask — what the pipeline gives the model at inference.
+///
+/// Swap models (`identityDim` > 0) also read the frame's identity embedding z_id (`SyntheticIdentityEmbeddings`).
 struct SyntheticTrainingPairs: PairDataset {
     let source: SyntheticPairSource
     let temporalRadius: Int
     let seed: UInt64
     let warper: FaceWarper?
+    /// z_id per dataset frame, [frames, identityDim].
+    let identities: Tensor?
 
-    init(source: SyntheticPairSource, temporalRadius: Int, seed: UInt64, warper: FaceWarper? = nil) {
+    init(source: SyntheticPairSource, temporalRadius: Int, seed: UInt64, warper: FaceWarper? = nil, identities: Tensor? = nil) {
         self.source = source
         self.temporalRadius = temporalRadius
         self.seed = seed
         self.warper = warper
+        self.identities = identities
     }
 
-    /// The pairs a model reads: windows for its k, warps when it takes them.
-    init(source: SyntheticPairSource, model config: TGDMConfig, seed: UInt64) throws {
+    /// The pairs a model reads: windows for its k, warps when it takes them, z_id for swap models (computed from
+    /// the dataset file `url` once and cached beside it).
+    init(source: SyntheticPairSource, model config: TGDMConfig, seed: UInt64, dataset url: URL,
+         log: (String) -> Void = { print($0) }) throws {
+        var identities: Tensor? = nil
+        if config.identityDim > 0 {
+            guard config.identityDim == 128 else { throw TGDMError.invalidConfig("z_id is the 128-d dlib embedding; identityDim \(config.identityDim)") }
+            identities = try SyntheticIdentityEmbeddings.load(dataset: url, frames: SyntheticPairDataset(url: url, split: .all), log: log)
+        }
         self.init(source: source, temporalRadius: config.temporalRadius, seed: seed,
-                  warper: config.sourceWarp ? try FaceWarper(model: MorphableModel.loadDefault()) : nil)
+                  warper: config.sourceWarp ? try FaceWarper(model: MorphableModel.loadDefault()) : nil, identities: identities)
     }
 
     /// Standard deviations of the neighbour perturbations per coefficient part.
@@ -43,7 +55,8 @@ struct SyntheticTrainingPairs: PairDataset {
             warp = try Tensor.cat([field.warp(s.source.unsqueeze(0)), field.valid], dim: 1).squeeze(0)
         }
         return PairExample(source: s.source, target: s.target, render: s.render,
-                           coefficients: try window(s.coefficients, index: index), warp: warp)
+                           coefficients: try window(s.coefficients, index: index), warp: warp,
+                           identity: try identities?.select(0, s.targetFrame))
     }
 
     func window(_ rho: Tensor, index: Int) throws -> Tensor {

@@ -58,6 +58,10 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
     /// concatenated at the input beside I_3d (4 more channels), so the network copies what the warp got right
     /// and invents only what the source does not show (issue #10).
     public var sourceWarp: Bool
+    /// Length of the identity embedding z_id of the face-swapping paradigm (Sec. 4.4, Fig. 4), added to the
+    /// AdaIN condition as Linear(z_id); 0 for reenactment models. The paper's expert is CurricularFace; here
+    /// the dlib 128-d face-recognition embedding stands in.
+    public var identityDim: Int
     /// Upper bound on GroupNorm groups (the largest divisor of the channel count up to this is used).
     public var normGroups: Int
     public var dropout: Double
@@ -69,7 +73,7 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
     public init(imageSize: Int = 256, imageChannels: Int = 3, baseChannels: Int = 128, channelMultipliers: [Int] = [1, 1, 2, 3, 4],
                 blocksPerStage: Int = 2, texAttFactors: [Int] = [8, 16], textureEncoderBlocks: Int = 1, coefficientDim: Int = 261,
                 normGroups: Int = 32, dropout: Double = 0, attentionScaled: Bool = true, variant: Variant = .texAtt,
-                temporalRadius: Int = 0, sourceWarp: Bool = false) {
+                temporalRadius: Int = 0, sourceWarp: Bool = false, identityDim: Int = 0) {
         self.imageSize = imageSize
         self.imageChannels = imageChannels
         self.baseChannels = baseChannels
@@ -84,14 +88,15 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
         self.variant = variant
         self.temporalRadius = temporalRadius
         self.sourceWarp = sourceWarp
+        self.identityDim = identityDim
     }
 
     enum CodingKeys: String, CodingKey {
         case imageSize, imageChannels, baseChannels, channelMultipliers, blocksPerStage, texAttFactors, textureEncoderBlocks
-        case coefficientDim, temporalRadius, sourceWarp, normGroups, dropout, attentionScaled, variant
+        case coefficientDim, temporalRadius, sourceWarp, identityDim, normGroups, dropout, attentionScaled, variant
     }
 
-    /// Decodes configs written before `temporalRadius` and `sourceWarp` existed (k = 0, no warp).
+    /// Decodes configs written before `temporalRadius`, `sourceWarp` and `identityDim` existed (k = 0, no warp, no z_id).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         imageSize = try c.decode(Int.self, forKey: .imageSize)
@@ -104,6 +109,7 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
         coefficientDim = try c.decode(Int.self, forKey: .coefficientDim)
         temporalRadius = try c.decodeIfPresent(Int.self, forKey: .temporalRadius) ?? 0
         sourceWarp = try c.decodeIfPresent(Bool.self, forKey: .sourceWarp) ?? false
+        identityDim = try c.decodeIfPresent(Int.self, forKey: .identityDim) ?? 0
         normGroups = try c.decode(Int.self, forKey: .normGroups)
         dropout = try c.decode(Double.self, forKey: .dropout)
         attentionScaled = try c.decode(Bool.self, forKey: .attentionScaled)
@@ -155,6 +161,7 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
         }
         guard coefficientDim >= 1, coefficientDim <= 100_000 else { throw fail("coefficientDim \(coefficientDim) out of range") }
         guard (0...8).contains(temporalRadius) else { throw fail("temporalRadius \(temporalRadius) must be in 0...8") }
+        guard (0...4096).contains(identityDim) else { throw fail("identityDim \(identityDim) must be in 0...4096") }
         guard normGroups >= 1 else { throw fail("normGroups must be positive") }
         guard dropout >= 0, dropout < 1 else { throw fail("dropout \(dropout) must be in [0, 1)") }
         if variant == .plain, !sourceWarp { throw fail("the plain variant needs sourceWarp (it has no other source input)") }

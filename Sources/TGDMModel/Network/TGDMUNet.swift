@@ -69,7 +69,7 @@ public struct TGDMConditioning {
     public let source: SourceFeatures
     /// I_3d, [B, C, H, W]; nil for the `.noRender` variant.
     public let render: Tensor?
-    /// Linear(ρ̂), [B, timeEmbeddingDim].
+    /// Linear(ρ̂) (+ Linear(z_id) for swap models), [B, timeEmbeddingDim].
     public let coefficientEmbedding: Tensor
     /// The warped source and its validity mask, [B, C + 1, H, W], for `sourceWarp` models.
     public let warp: Tensor?
@@ -108,7 +108,8 @@ public final class TGDMUNet: Module {
         let g = generator
         let cdim = config.timeEmbeddingDim
         let fusionLevels = Set(config.fusionLevels)
-        condition = try ConditionEmbedding(sinusoidDim: config.baseChannels, coefficientDim: config.conditionInputDim, embeddingDim: cdim, generator: g)
+        condition = try ConditionEmbedding(sinusoidDim: config.baseChannels, coefficientDim: config.conditionInputDim, embeddingDim: cdim,
+                                           identityDim: config.identityDim, generator: g)
         inputConv = try Conv2d(config.inputChannels, config.channels(level: 0), kernel: 3, generator: g)
         textureEncoder = config.usesTextureEncoder ? try TextureEncoder(config: config, generator: g) : nil
 
@@ -198,7 +199,9 @@ public final class TGDMUNet: Module {
     ///   - render: I_3d [B, C, H, W] (ignored by `.noRender`, required otherwise).
     ///   - coefficients: ρ̂ [B, conditionInputDim]: one frame, or the flattened window of `temporalRadius`.
     ///   - warp: the warped source and its mask [B, C + 1, H, W] (required by `sourceWarp` models, ignored otherwise).
-    public func prepare(source: SourceFeatures, render: Tensor?, coefficients: Tensor, warp: Tensor? = nil) throws -> TGDMConditioning {
+    ///   - identity: z_id [B or 1, identityDim] (required by swap models with `identityDim` > 0, ignored otherwise).
+    public func prepare(source: SourceFeatures, render: Tensor?, coefficients: Tensor, warp: Tensor? = nil,
+                        identity: Tensor? = nil) throws -> TGDMConditioning {
         let d = config.conditionInputDim
         guard coefficients.rank == 2, coefficients.size(1) == d, coefficients.size(0) >= 1 else {
             throw TGDMError.invalidInput("coefficients must be [B, \(d)]\(config.temporalRadius > 0 ? " (a window of \(config.windowFrames) frames × \(config.coefficientDim))" : ""), got \(coefficients.shape)")
@@ -227,23 +230,32 @@ public final class TGDMUNet: Module {
             try checkFinite(warp, "warped source")
             warped = warp
         }
-        return TGDMConditioning(source: source, render: rendered, coefficientEmbedding: try condition.coefficients(coefficients), warp: warped)
+        var embedding = try condition.coefficients(coefficients)
+        if let identityLayer = condition.identity {
+            guard let identity else { throw TGDMError.invalidInput("this swap model reads an identity embedding z_id") }
+            guard identity.rank == 2, identity.size(1) == config.identityDim, identity.size(0) == b || identity.size(0) == 1 else {
+                throw TGDMError.invalidInput("identity embedding must be [\(b) or 1, \(config.identityDim)], got \(identity.shape)")
+            }
+            try checkFinite(identity, "identity embedding")
+            embedding = try embedding + identityLayer(identity)
+        }
+        return TGDMConditioning(source: source, render: rendered, coefficientEmbedding: embedding, warp: warped)
     }
 
     // MARK: forward
 
     /// ε_θ for one batch. `render` (I_3d) is required unless the variant is `.noRender` (where it is ignored).
     public func callAsFunction(noisy: Tensor, timesteps: Tensor, source: Tensor, render: Tensor?, coefficients: Tensor,
-                               warp: Tensor? = nil) throws -> Tensor {
+                               warp: Tensor? = nil, identity: Tensor? = nil) throws -> Tensor {
         try predictNoise(noisy: noisy, timesteps: timesteps, source: encodeSource(source), render: render, coefficients: coefficients,
-                         warp: warp).noise
+                         warp: warp, identity: identity).noise
     }
 
     /// Validates and prepares the conditions, then predicts (the training path: conditions change every call).
     public func predictNoise(noisy: Tensor, timesteps: Tensor, source: SourceFeatures, render: Tensor?, coefficients: Tensor,
-                             warp: Tensor? = nil, returnAttention: Bool = false) throws -> TGDMOutput {
+                             warp: Tensor? = nil, identity: Tensor? = nil, returnAttention: Bool = false) throws -> TGDMOutput {
         try predictNoise(noisy: noisy, timesteps: timesteps,
-                         conditioning: prepare(source: source, render: render, coefficients: coefficients, warp: warp),
+                         conditioning: prepare(source: source, render: render, coefficients: coefficients, warp: warp, identity: identity),
                          returnAttention: returnAttention)
     }
 

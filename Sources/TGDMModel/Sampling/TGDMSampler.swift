@@ -41,12 +41,13 @@ public struct TGDMSampler {
     /// Validates and prepares the conditions, then samples. Images [B, C, H, W] in [-1, 1] (the source may be a
     /// single image shared by the batch); `render` may be nil only for the `.noRender` variant; coefficients
     /// [B, conditionInputDim].
-    public func generate(source: Tensor, render: Tensor?, coefficients: Tensor, warp: Tensor? = nil, config: SamplerConfiguration,
+    public func generate(source: Tensor, render: Tensor?, coefficients: Tensor, warp: Tensor? = nil, identity: Tensor? = nil,
+                         config: SamplerConfiguration,
                          start: SamplingStart = .noise, progress: DiffusionSampler.Progress? = nil) throws -> Tensor {
         let device = model.device
         let conditioning = try Torch.noGrad {
             try model.prepare(source: model.encodeSource(source.to(device)), render: render?.to(device), coefficients: coefficients.to(device),
-                              warp: warp?.to(device))
+                              warp: warp?.to(device), identity: identity?.to(device))
         }
         return try generate(conditioning: conditioning, configuration: config, start: start, progress: progress)
     }

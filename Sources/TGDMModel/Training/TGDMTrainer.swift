@@ -94,7 +94,8 @@ public final class TGDMTrainer<Dataset: PairDataset> {
 
         try optimizer.zeroGrad()
         let prediction = try model.predictNoise(noisy: noisy, timesteps: timesteps.to(device), source: model.encodeSource(batch.source),
-                                                render: batch.render, coefficients: batch.coefficients, warp: batch.warp).noise
+                                                render: batch.render, coefficients: batch.coefficients, warp: batch.warp,
+                                                identity: batch.identity).noise
         let terms = try loss(predictedNoise: prediction, noise: noise, noisy: noisy, target: batch.target, timesteps: timesteps)
         try terms.total.backward()
         let norm = try clipGradNorm(model.parameters(), maxNorm: config.gradientClip)
@@ -242,7 +243,7 @@ public final class TGDMTrainer<Dataset: PairDataset> {
             sampler = TGDMSampler(model: model, schedule: schedule)
         }
         let generated = try sampler.generate(source: batch.source, render: batch.render, coefficients: batch.coefficients, warp: batch.warp,
-                                             config: config.preview)
+                                             identity: batch.identity, config: config.preview)
         var tiles: [Tensor] = [], labels: [String] = []
         for i in 0..<count {
             tiles += [try batch.source.select(0, i), try batch.render.select(0, i), try generated.select(0, i).to(.cpu), try batch.target.select(0, i)]

@@ -6,6 +6,8 @@
 #   warp       the issue-#10 ablation at tiny32, equal budget: texAtt, warp only (plain + warp), texAtt + warp
 #   warp64     the warp-aware default model: small64 texAtt + warp, fine-tuned from the texAtt model (its
 #              first 6 input channels; the 4 warp channels start at zero)
+#   swap64     the paper's swap model (Sec. 4.4): small64 texAtt + z_id on face-masked frames, fine-tuned from
+#              the texAtt model (Linear(z_id) starts at zero)
 #   eval       held-out evaluation of every run, same pairs and sampler seeds
 #   export     EMA-only float32 model files
 # CPU only. Every step is seeded (batch order, timesteps, noise, sampler), so a rerun gives the same
@@ -20,11 +22,12 @@ cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=PASSIVE
 
 SCRATCH=${SCRATCH:-.build-train-rel}
-STAGES=${STAGES:-"data default ablations warp warp64 eval export"}
+STAGES=${STAGES:-"data default ablations warp warp64 swap64 eval export"}
 DEFAULT_STEPS=${DEFAULT_STEPS:-2039}
 ABLATION_STEPS=${ABLATION_STEPS:-500}
 WARP_STEPS=${WARP_STEPS:-500}
 WARP64_STEPS=${WARP64_STEPS:-1000}
+SWAP64_STEPS=${SWAP64_STEPS:-1000}
 # The texAtt model the warp64 run starts from: the shipped one unless the default stage ran here.
 WARP64_INIT=${WARP64_INIT:-Models/tgdm/tgdm_synth64.safetensors}
 COMMON=(--batch 8 --lr 5e-4 --ema-decay 0.99 --seed 0 --log-every 25 --artifact-every 0 --checkpoint-every 50)
@@ -62,6 +65,11 @@ if has warp64; then
     --init-from "$WARP64_INIT" --out runs/warp64-texAtt
 fi
 
+if has swap64; then
+  "$TGDM" train tgdm --data data/synth64.safetensors --preset small64 --variant texAtt --task swap --identity --steps "$SWAP64_STEPS" \
+    "${COMMON[@]}" --init-from "$WARP64_INIT" --out runs/swap64-texAtt
+fi
+
 if has eval; then
   # The same test pairs (spread evenly over the 1 680 held-out pairs) and sampler seeds (seed 0 + batch); the
   # default model with its own sampler (DDIM 50, η = 1) and with DDIM 25, η = 0; the ablations with DDIM 25, η = 0.
@@ -79,6 +87,10 @@ if has export; then
   if [[ -f runs/default-texAtt/checkpoint.safetensors ]]; then
     "$TGDM" eval export --checkpoint runs/default-texAtt/checkpoint.safetensors -o Models/tgdm/tgdm_synth64.safetensors \
       --note "TGDM small64 texAtt on the synthetic 64² benchmark (300 identities x 8 frames, 30 held out, seed 0), ${DEFAULT_STEPS} steps, batch 8, lr 5e-4, EMA 0.99"
+  fi
+  if [[ -f runs/swap64-texAtt/checkpoint.safetensors ]]; then
+    "$TGDM" eval export --checkpoint runs/swap64-texAtt/checkpoint.safetensors -o Models/tgdm/tgdm_swap64.safetensors \
+      --note "TGDM small64 swap model (texAtt + z_id, face-masked sources with the mouth kept) on the synthetic 64² benchmark, fine-tuned for ${SWAP64_STEPS} steps from ${WARP64_INIT}, batch 8, lr 5e-4, EMA 0.99"
   fi
   if [[ -f runs/warp64-texAtt/checkpoint.safetensors ]]; then
     "$TGDM" eval export --checkpoint runs/warp64-texAtt/checkpoint.safetensors -o Models/tgdm/tgdm_synth64_warp.safetensors \

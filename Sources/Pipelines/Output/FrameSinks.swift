@@ -125,6 +125,16 @@ public final class ImageFileSink: FrameSink {
     }
 }
 
+/// Hands every frame to several sinks (e.g. the result MP4 and a side-by-side MP4 from one generation).
+public final class TeeSink: FrameSink {
+    public let sinks: [FrameSink]
+    public init(_ sinks: [FrameSink]) { self.sinks = sinks }
+    public func begin(_ info: StreamInfo) throws { for s in sinks { try s.begin(info) } }
+    public func write(_ frame: GeneratedFrame) throws { for s in sinks { try s.write(frame) } }
+    public func finish() throws { for s in sinks { try s.finish() } }
+    public func cancel() { for s in sinks { s.cancel() } }
+}
+
 /// Keeps every frame in memory (tests, servers that encode themselves).
 public final class CollectingSink: FrameSink {
     public private(set) var info: StreamInfo?

@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "TGDMCLI",
             dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder",
-                           "SyntheticFaces", "FaceAnalysis", "Pipelines", "Benchmarks", "Server",
+                           "SyntheticFaces", "FaceAnalysis", "Metrics", "Pipelines", "Benchmarks", "Server",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "tgdm", dependencies: ["TGDMCLI"]),

@@ -5,6 +5,7 @@ import FaceModel
 import FaceAnalysis
 import Foundation
 import Media
+import Metrics
 import TGDMModel
 import TextEncoder
 import Torch
@@ -88,7 +89,10 @@ struct InfoCommand: ParsableCommand {
             Torch.configureThreads()
             print("libtorch threads: \(Torch.numThreads), CUDA devices: \(Torch.cudaDeviceCount), best device: \(Device.best)")
             let resources = ModelResources.default
-            for file in [ModelFile.faceModel, .tgdm, .emoA2E, .miniLM] {
+            let files: [ModelFile] = [.faceModel, .faceMeshCorrespondence, .tgdm, .emoA2E, .miniLM, .mediaPipeDetector, .mediaPipeFaceMesh,
+                                      .mediaPipeIris, .dlibRecognitionNetwork, .dlibShapePredictor, .lpipsVGG16, .lpipsAlex, .fidInception,
+                                      .ferMiniXception]
+            for file in files {
                 let found = (try? resources.url(for: file).path) ?? "missing (\(file.installedBy))"
                 print("\(file): \(found)")
             }

@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Torch"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SyntheticFaces", "FaceModel", "Media", "TGDMModel", "Audio2Expression", "Torch"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SyntheticFaces", "FaceModel", "Media", "TGDMModel", "Audio2Expression", "Diffusion", "Torch"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

@@ -8,7 +8,7 @@ final class CorpusLayoutTests: XCTestCase {
         for p in paths {
             let u = root.appendingPathComponent(p)
             try FileManager.default.createDirectory(at: u.deletingLastPathComponent(), withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: u.path, contents: Data())
+            XCTAssertTrue(FileManager.default.createFile(atPath: u.path, contents: Data()))
         }
     }
 
@@ -63,13 +63,13 @@ final class CorpusLayoutTests: XCTestCase {
 
     func testTrackSmoothingInterpolatesAndSplitsOnLongGaps() {
         func face(_ x: Double) -> FaceObservation { .face(.init(x: x, y: 0, width: 10, height: 10), landmarks: nil) }
-        var obs: [FaceObservation] = [face(0), .skipped, .skipped, face(30), .noFace, .noFace, .noFace, face(100), .skipped, face(120)]
+        var obs: [FaceObservation] = [face(0), .skipped, .skipped, face(30), .noFace, .noFace, .noFace, face(100), .skipped, face(120), .skipped]
         var tracks = FaceTrackSmoother.tracks(obs, maxGap: 2, smoothing: 1)
         XCTAssertEqual(tracks.count, 2)
         XCTAssertEqual(tracks[0].start, 0)
         XCTAssertEqual(tracks[0].boxes.map(\.x), [0, 10, 20, 30])
         XCTAssertEqual(tracks[1].start, 7)
-        XCTAssertEqual(tracks[1].boxes.map(\.x), [100, 110, 120])
+        XCTAssertEqual(tracks[1].boxes.map(\.x), [100, 110, 120, 120], "trailing unexamined frames hold the last box")
         obs = [face(0), face(10), face(0), face(10), face(0)]
         tracks = FaceTrackSmoother.tracks(obs, maxGap: 2, smoothing: 3)
         XCTAssertEqual(tracks[0].boxes[2].x, 20.0 / 3, accuracy: 1e-9)   // jitter is averaged away

@@ -74,13 +74,16 @@ public enum FaceTrackSmoother {
             if gap > maxGap || misses > maxGap { runs.append([a]) } else { runs[runs.count - 1].append(a) }
         }
         return runs.map { run in
-            let start = run.first!.0, end = run.last!.0
+            // Frames just outside the detections that were not examined belong to the track (held box).
+            var start = run.first!.0, end = run.last!.0
+            while start > 0, run.first!.0 - start < maxGap, observations[start - 1] == .skipped { start -= 1 }
+            while end + 1 < observations.count, end - run.last!.0 < maxGap, observations[end + 1] == .skipped { end += 1 }
             var boxes: [FaceBox] = []
             var k = 0
             for f in start...end {
                 while k + 1 < run.count && run[k + 1].0 <= f { k += 1 }
                 let (f0, b0) = run[k]
-                if f0 == f || k + 1 >= run.count { boxes.append(b0); continue }
+                if f0 >= f || k + 1 >= run.count { boxes.append(b0); continue }
                 let (f1, b1) = run[k + 1]
                 let t = Double(f - f0) / Double(f1 - f0)
                 boxes.append(FaceBox(x: b0.x + t * (b1.x - b0.x), y: b0.y + t * (b1.y - b0.y),

@@ -152,7 +152,7 @@ final class ShardFile {
         let rb = rowBytes(t)
         var out = [Float](repeating: 0, count: rows.count * rb / 4)
         let from = dataStart + t.begin + rows.lowerBound * rb
-        out.withUnsafeMutableBytes { data.copyBytes(to: $0, from: from..<(from + rows.count * rb)) }
+        _ = out.withUnsafeMutableBytes { data.copyBytes(to: $0, from: from..<(from + rows.count * rb)) }
         return try Tensor(out, shape: [rows.count] + Array(t.shape.dropFirst()))
     }
 }

@@ -212,6 +212,7 @@ struct TrainA2ECommand: ParsableCommand {
     @Option(help: "A prepared corpus folder (`tgdm dataset prepare`); without it the synthetic recipe runs.") var data: String?
     @Option(help: "Learning rate (with --data).") var lr: Double = recipe.training.learningRate
     @Option(help: "Checkpoint every N steps (with --data).") var checkpointEvery: Int = 250
+    @Option(help: "Frames per training window K (with --data; the paper: 32).") var windowFrames: Int = recipe.model.windowFrames
     @Flag(help: "With --data: start over even if the run folder has a checkpoint.") var fresh = false
     @OptionGroup var distributed: DistributedOptions
 
@@ -220,6 +221,7 @@ struct TrainA2ECommand: ParsableCommand {
             throw ValidationError("--nproc needs --data (a prepared corpus); the synthetic recipe runs on one process")
         }
         guard batch % distributed.nproc == 0 else { throw ValidationError("--batch \(batch) must be a multiple of --nproc \(distributed.nproc)") }
+        guard (2...512).contains(windowFrames) else { throw ValidationError("--window-frames must be in 2...512") }
     }
 
     func parsedBackbones() throws -> [EmoA2EBackbone] {
@@ -271,6 +273,7 @@ struct TrainA2ECommand: ParsableCommand {
         let encoder = try MiniLMEmotionEncoder.installed()
         var mc = Self.recipe.model
         mc.backbone = try parsedBackbones().first ?? .transformer
+        mc.windowFrames = windowFrames
         mc.emotionDim = encoder.embeddingWidth
         mc.textEncoder = encoder.identifier
         mc.mfccRowsPerFrame = corpus.manifest.config.mfccRowsPerFrame

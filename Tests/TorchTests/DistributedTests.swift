@@ -153,3 +153,37 @@ final class ResultBox<T>: @unchecked Sendable {
         return storage.map { $0 ?? .failure(TorchError("rank did not finish")) }
     }
 }
+
+/// The local launcher with a shell as the "program": the environment each rank gets, and a failing rank
+/// stopping the others and being named.
+final class LocalLauncherTests: XCTestCase {
+    let sh = URL(fileURLWithPath: "/bin/sh")
+
+    func testRanksGetTheirEnvironment() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tgdm-launcher-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let exits = try LocalLauncher.run(executable: sh, processes: 3, arguments: { r in
+            ["-c", "echo $RANK $LOCAL_RANK $WORLD_SIZE $MASTER_ADDR $MASTER_PORT > \(dir.path)/rank\(r)"]
+        })
+        XCTAssertEqual(exits.map(\.rank), [0, 1, 2])
+        let lines = try (0..<3).map { try String(contentsOf: dir.appendingPathComponent("rank\($0)"), encoding: .utf8).split(separator: " ") }
+        for (r, l) in lines.enumerated() {
+            XCTAssertEqual(Array(l.prefix(4)), ["\(r)", "\(r)", "3", "127.0.0.1"])
+            XCTAssertEqual(l[4], lines[0][4], "one master port for all ranks")
+        }
+    }
+
+    func testAFailingRankStopsTheOthersAndIsNamed() throws {
+        let start = Date()
+        XCTAssertThrowsError(try LocalLauncher.run(executable: sh, processes: 2, arguments: { r in
+            r == 1 ? ["-c", "sleep 0.3; exit 3"] : ["-c", "exec sleep 60"]
+        })) { error in
+            XCTAssertEqual("\(error)", "TorchError: rank 1 of 2 exited with status 3; then rank 0 stopped")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+        XCTAssertThrowsError(try LocalLauncher.run(executable: sh, processes: 2, arguments: { r in
+            r == 0 ? ["-c", "kill -9 $$"] : ["-c", "exit 0"]
+        })) { XCTAssertTrue("\($0)".contains("rank 0 of 2 was killed by signal 9"), "\($0)") }
+    }
+}

@@ -48,49 +48,50 @@ public enum LocalLauncher {
 
     /// Runs `executable arguments` as `processes` ranks and waits. Returns the exits (all successful), or
     /// throws naming the first rank that failed. `arguments(rank)` may differ per rank.
+    ///
+    /// The ranks are started with posix_spawn and watched with waitpid (Foundation's Process reports an exit
+    /// only once every descendant holding its descriptors has gone, too late to stop the other ranks).
     @discardableResult
     public static func run(executable: URL, processes: Int, arguments: (Int) -> [String], timeoutSeconds: Double? = nil,
                            gracePeriod: Double = 15, extraEnvironment: [String: String] = [:]) throws -> [RankExit] {
         guard processes >= 1, processes <= 1024 else { throw TorchError("--nproc \(processes) is outside 1...1024") }
         let port = try freePort()
-        var children: [Process] = []
-        defer { for p in children where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        var pids: [pid_t] = []
+        var exits = [RankExit?](repeating: nil, count: processes)
+        defer { for (rank, pid) in pids.enumerated() where exits[rank] == nil { kill(pid, SIGKILL); var s: Int32 = 0; waitpid(pid, &s, 0) } }
         let previousInt = signal(SIGINT, launcherSignalHandler)
         let previousTerm = signal(SIGTERM, launcherSignalHandler)
         defer { signal(SIGINT, previousInt); signal(SIGTERM, previousTerm) }
         launcherSignal = 0
         for rank in 0..<processes {
-            let p = Process()
-            p.executableURL = executable
-            p.arguments = arguments(rank)
-            p.environment = environment(rank: rank, processes: processes, port: port, timeoutSeconds: timeoutSeconds)
+            let env = environment(rank: rank, processes: processes, port: port, timeoutSeconds: timeoutSeconds)
                 .merging(extraEnvironment) { _, new in new }
-            do { try p.run() } catch { throw TorchError("cannot start rank \(rank) (\(executable.path)): \(error.localizedDescription)") }
-            children.append(p)
+            pids.append(try spawn(executable, [executable.path] + arguments(rank), env, rank: rank))
         }
-        var exits = [RankExit?](repeating: nil, count: processes)
         var firstFailure: RankExit?
         var stopSentAt: Date?
         var forwarded: Int32 = 0
+        func signalRunning(_ s: Int32) { for (rank, pid) in pids.enumerated() where exits[rank] == nil { kill(pid, s) } }
         while exits.contains(where: { $0 == nil }) {
-            for (rank, p) in children.enumerated() where exits[rank] == nil && !p.isRunning {
-                let e = RankExit(rank: rank, status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal)
+            for (rank, pid) in pids.enumerated() where exits[rank] == nil {
+                var status: Int32 = 0
+                guard waitpid(pid, &status, WNOHANG) == pid else { continue }
+                let signaled = (status & 0x7f) != 0 && (status & 0x7f) != 0x7f
+                let e = RankExit(rank: rank, status: signaled ? status & 0x7f : (status >> 8) & 0xff, signaled: signaled)
                 exits[rank] = e
                 if !e.succeeded, firstFailure == nil {
                     firstFailure = e
                     // The others notice the dead peer in their next collective; SIGTERM also stops idle ones.
-                    for q in children where q.isRunning { kill(q.processIdentifier, SIGTERM) }
+                    signalRunning(SIGTERM)
                     stopSentAt = Date()
                 }
             }
             let s = launcherSignal
             if s != 0, s != forwarded {
                 forwarded = s
-                for q in children where q.isRunning { kill(q.processIdentifier, s == SIGINT ? SIGINT : SIGTERM) }
+                signalRunning(s == SIGINT ? SIGINT : SIGTERM)
             }
-            if let t = stopSentAt, Date().timeIntervalSince(t) > gracePeriod {
-                for q in children where q.isRunning { kill(q.processIdentifier, SIGKILL) }
-            }
+            if let t = stopSentAt, Date().timeIntervalSince(t) > gracePeriod { signalRunning(SIGKILL) }
             usleep(20_000)
         }
         if let f = firstFailure {
@@ -99,6 +100,20 @@ public enum LocalLauncher {
             throw TorchError("rank \(f.rank) of \(processes) \(f.description)\(tail)")
         }
         return exits.compactMap { $0 }
+    }
+
+    static func spawn(_ executable: URL, _ argv: [String], _ env: [String: String], rank: Int) throws -> pid_t {
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in cArgs + cEnv { free(p) } }
+        var pid: pid_t = 0
+        let rc = cArgs.withUnsafeBufferPointer { a in
+            cEnv.withUnsafeBufferPointer { e in
+                posix_spawn(&pid, executable.path, nil, nil, UnsafeMutablePointer(mutating: a.baseAddress!), UnsafeMutablePointer(mutating: e.baseAddress!))
+            }
+        }
+        guard rc == 0 else { throw TorchError("cannot start rank \(rank) (\(executable.path)): \(String(cString: strerror(rc)))") }
+        return pid
     }
 }
 

@@ -135,7 +135,7 @@ int tg_dist_backend_available(const char *backend) {
 }
 
 tg_dist_group tg_dist_init(const char *backend, const char *master_addr, int master_port, int world_size, int rank,
-                           int64_t timeout_ms) {
+                           int64_t timeout_ms, int host_store, const char *store_prefix) {
   TGD_TRY(nullptr, {
     std::string b(backend ? backend : "gloo");
     std::string host(master_addr ? master_addr : "");
@@ -154,29 +154,32 @@ tg_dist_group tg_dist_init(const char *backend, const char *master_addr, int mas
     auto timeout = std::chrono::milliseconds(timeout_ms);
     c10d::TCPStoreOptions opts;
     opts.port = static_cast<std::uint16_t>(master_port);
-    opts.isServer = rank == 0;
+    opts.isServer = host_store < 0 ? rank == 0 : host_store != 0;
     opts.numWorkers = static_cast<std::size_t>(world_size);
     opts.waitWorkers = true;
     opts.timeout = timeout;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(host, opts);
     tcp->setTimeout(timeout);
+    // A launcher's store (torchrun's agent) is shared by every attempt: each attempt gets its own key space.
+    c10::intrusive_ptr<c10d::Store> base = tcp;
+    if (store_prefix != nullptr && store_prefix[0] != 0) base = c10::make_intrusive<c10d::PrefixStore>(store_prefix, tcp);
     auto g = new tg_dist_group_s();
     try {
-      g->store = tcp;
+      g->store = base;
       g->rank = rank;
       g->size = world_size;
       if (want_gloo) {
         auto o = c10d::ProcessGroupGloo::Options::create(timeout);
         o->devices.push_back(gloo_device(host));
         o->threads = 2;
-        g->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", tcp), rank,
+        g->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", base), rank,
                                                                world_size, o);
       }
 #ifdef TG_WITH_NCCL
       if (want_nccl) {
         auto o = c10d::ProcessGroupNCCL::Options::create();
         o->timeout = timeout;
-        g->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("nccl", tcp), rank,
+        g->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("nccl", base), rank,
                                                                world_size, o);
       }
 #endif

@@ -117,6 +117,15 @@ final class DistributedTests: XCTestCase {
                                                              "MASTER_PORT": "1234", "TGDM_DIST_TIMEOUT": "9"]))
         XCTAssertEqual([e.worldSize, e.rank, e.localRank, e.masterPort], [4, 3, 1, 1234])
         XCTAssertEqual(e.timeoutSeconds, 9)
+        XCTAssertFalse(e.launcherHostsStore)
+        let agent = try XCTUnwrap(DistributedEnvironment.detect(["WORLD_SIZE": "2", "RANK": "1", "MASTER_ADDR": "localhost", "MASTER_PORT": "4000",
+                                                                 "TORCHELASTIC_USE_AGENT_STORE": "True", "TORCHELASTIC_RESTART_COUNT": "3"]))
+        XCTAssertTrue(agent.launcherHostsStore)
+        XCTAssertEqual(agent.attempt, 3)
+        let own = try XCTUnwrap(DistributedEnvironment.detect(["WORLD_SIZE": "2", "RANK": "1", "MASTER_ADDR": "localhost", "MASTER_PORT": "4000",
+                                                               "TORCHELASTIC_USE_AGENT_STORE": "True", "TGDM_STORE_PORT": "4100"]))
+        XCTAssertFalse(own.launcherHostsStore)
+        XCTAssertEqual(own.masterPort, 4100)
         let slurm = try XCTUnwrap(DistributedEnvironment.detect(["SLURM_NTASKS": "8", "SLURM_PROCID": "5", "SLURM_LOCALID": "1", "MASTER_ADDR": "n1"]))
         XCTAssertEqual([slurm.worldSize, slurm.rank, slurm.localRank, slurm.masterPort], [8, 5, 1, 29500])
         XCTAssertNil(try DistributedEnvironment.detect(["SLURM_NTASKS": "1", "SLURM_PROCID": "0"]))

@@ -212,8 +212,8 @@ int tg_autograd_grad(const tg_tensor *outputs, int n_out, const tg_tensor *grad_
 
 
 // ---- distributed (c10d, ctorch_dist.cpp) ----
-// A process group: TCPStore rendezvous at master_addr:master_port (rank 0 hosts the store and waits for
-// world_size - 1 others), then Gloo (CPU tensors) and/or NCCL (CUDA tensors, only when the shim was built
+// A process group: TCPStore rendezvous at master_addr:master_port (rank 0, or the launcher, hosts the store and
+// waits for world_size - 1 others), then Gloo (CPU tensors) and/or NCCL (CUDA tensors, only when the shim was built
 // with TG_WITH_NCCL). `timeout_ms` bounds the rendezvous and every collective: a peer that dies or hangs
 // makes the call fail (return -1 / NULL with a message) instead of blocking forever. Collectives are
 // blocking and in place; every rank must issue the same collectives in the same order.
@@ -221,8 +221,10 @@ typedef struct tg_dist_group_s *tg_dist_group;
 typedef struct tg_dist_work_s *tg_dist_work;
 enum { TG_REDUCE_SUM = 0, TG_REDUCE_MIN = 1, TG_REDUCE_MAX = 2, TG_REDUCE_PRODUCT = 3 };
 int tg_dist_backend_available(const char *backend); // "gloo", "nccl": 1 when this build can create it
+// host_store: 1 this process serves the TCPStore, 0 it connects to one (e.g. torchrun's agent store), -1 rank 0 serves.
+// store_prefix (nullable): a key namespace inside the store.
 tg_dist_group tg_dist_init(const char *backend /* gloo, nccl, gloo+nccl */, const char *master_addr, int master_port,
-                           int world_size, int rank, int64_t timeout_ms);
+                           int world_size, int rank, int64_t timeout_ms, int host_store, const char *store_prefix);
 void tg_dist_free(tg_dist_group g);
 int tg_dist_rank(tg_dist_group g);
 int tg_dist_world_size(tg_dist_group g);

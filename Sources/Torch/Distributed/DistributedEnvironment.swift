@@ -14,6 +14,11 @@ public struct DistributedEnvironment: Sendable, Equatable {
     public var localRank: Int
     /// Bounds the rendezvous and every collective (TGDM_DIST_TIMEOUT, seconds; default 300).
     public var timeoutSeconds: Double
+    /// Whether the launcher already serves the rendezvous store at the master address (torchrun's agent:
+    /// TORCHELASTIC_USE_AGENT_STORE=True); otherwise rank 0 serves it.
+    public var launcherHostsStore = false
+    /// The launcher's restart attempt (TORCHELASTIC_RESTART_COUNT): the store keys of each attempt are separate.
+    public var attempt = 0
 
     public static let defaultPort = 29500
     public static let defaultTimeoutSeconds = 300.0
@@ -53,8 +58,18 @@ public struct DistributedEnvironment: Sendable, Equatable {
             guard let rank = try int("RANK") else { throw TorchError("distributed: WORLD_SIZE is set but RANK is not") }
             guard let addr = env["MASTER_ADDR"], !addr.isEmpty else { throw TorchError("distributed: WORLD_SIZE is set but MASTER_ADDR is not") }
             guard let port = try int("MASTER_PORT") else { throw TorchError("distributed: WORLD_SIZE is set but MASTER_PORT is not") }
-            return try DistributedEnvironment(masterAddress: addr, masterPort: port, worldSize: world, rank: rank,
-                                              localRank: try int("LOCAL_RANK"), timeoutSeconds: timeout)
+            var e = try DistributedEnvironment(masterAddress: addr, masterPort: port, worldSize: world, rank: rank,
+                                               localRank: try int("LOCAL_RANK"), timeoutSeconds: timeout)
+            e.launcherHostsStore = env["TORCHELASTIC_USE_AGENT_STORE"]?.lowercased() == "true"
+            e.attempt = try int("TORCHELASTIC_RESTART_COUNT") ?? 0
+            if let own = try int("TGDM_STORE_PORT") {
+                // The ranks' own store (rank 0 serves it), e.g. when the launcher's store speaks another
+                // libtorch version's protocol (torchrun 2.x with a libtorch 1.13 build).
+                guard (1...65535).contains(own) else { throw TorchError("distributed: TGDM_STORE_PORT \(own) is outside 1...65535") }
+                e.masterPort = own
+                e.launcherHostsStore = false
+            }
+            return e
         }
         if let tasks = try int("SLURM_NTASKS"), tasks > 1, let rank = try int("SLURM_PROCID") {
             guard let addr = env["MASTER_ADDR"], !addr.isEmpty else {

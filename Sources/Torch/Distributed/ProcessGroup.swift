@@ -49,10 +49,14 @@ public final class ProcessGroup: @unchecked Sendable {
         }
         let e = environment
         let h = tg_dist_init(backend.rawValue, e.masterAddress, Int32(e.masterPort), Int32(e.worldSize), Int32(e.rank),
-                             Int64((e.timeoutSeconds * 1000).rounded()))
+                             Int64((e.timeoutSeconds * 1000).rounded()), e.launcherHostsStore ? 0 : -1,
+                             e.launcherHostsStore ? "tgdm/attempt_\(e.attempt)" : nil)
         guard let h else {
+            let hint = e.launcherHostsStore
+                ? " (the launcher serves the store: if it runs another libtorch version than this build, e.g. torchrun 2.x with Debian's 1.13, set TGDM_STORE_PORT to a free port)"
+                : ""
             throw TorchError("distributed: rank \(e.rank) of \(e.worldSize) could not join the group at \(e.masterAddress):\(e.masterPort) "
-                             + "within \(Self.seconds(e.timeoutSeconds)): \(Self.lastMessage())")
+                             + "within \(Self.seconds(e.timeoutSeconds)): \(Self.lastMessage())\(hint)")
         }
         self.environment = environment
         self.backend = backend

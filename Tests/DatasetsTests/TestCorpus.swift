@@ -89,8 +89,30 @@ enum TestCorpus {
         c.detectEvery = 3
         c.smoothingFrames = 3
         c.minSegmentFrames = 4
-        c.clipsPerShard = 2
+        c.clipsPerShard = 1
         return c
+    }
+
+    nonisolated(unsafe) private static var prepared: [CorpusLayout: (root: URL, out: URL, expected: Int, summary: PrepareSummary)] = [:]
+
+    /// `layout`'s corpus prepared with `config` (once per test run; tests must not modify it).
+    static func preparedCorpus(_ layout: CorpusLayout) throws -> (root: URL, out: URL, expected: Int, summary: PrepareSummary) {
+        lock.lock()
+        let cached = prepared[layout]
+        lock.unlock()
+        if let cached { return cached }
+        let root = try temporaryDirectory("\(layout)-in"), out = try temporaryDirectory("\(layout)-out")
+        lock.lock()
+        if prepared.isEmpty { atexit { TestCorpus.removePrepared() } }
+        lock.unlock()
+        let expected = try make(layout, in: root)
+        let summary = try CorpusPreparer(input: root, output: out, layout: layout, config: config, workers: 2).run()
+        lock.lock(); prepared[layout] = (root, out, expected, summary); lock.unlock()
+        return (root, out, expected, summary)
+    }
+
+    static func removePrepared() {
+        for (_, p) in prepared { try? FileManager.default.removeItem(at: p.root); try? FileManager.default.removeItem(at: p.out) }
     }
 
     static func temporaryDirectory(_ name: String = #function) throws -> URL {

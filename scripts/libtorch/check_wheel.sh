@@ -21,13 +21,13 @@ fail() { echo "check_wheel: ERROR: $*" >&2; exit 1; }
 export PATH=/opt/swift/usr/bin:$PATH OMP_WAIT_POLICY=PASSIVE
 
 mkdir -p "$CACHE/wheels"
-wheel=$(ls "$CACHE/wheels"/torch-"${TORCH_VERSION}"-cp*-linux*_x86_64.whl 2>/dev/null | head -n1 || true)
+wheel=$(ls "$CACHE/wheels"/torch-"${TORCH_VERSION}"-cp*linux*_x86_64.whl 2>/dev/null | head -n1 || true)
 if [ -z "$wheel" ]; then
   echo "check_wheel: downloading torch ${TORCH_VERSION} (CPU wheel, ~190 MB)"
   python3 -m pip download "torch==${TORCH_VERSION}" --no-deps --only-binary=:all: -d "$CACHE/wheels" --quiet \
     || python3 -m pip download "torch==${TORCH_VERSION}" --no-deps --only-binary=:all: -d "$CACHE/wheels" --quiet --index-url "$INDEX" \
     || fail "pip could not download torch==${TORCH_VERSION} (from PyPI or $INDEX)"
-  wheel=$(ls "$CACHE/wheels"/torch-"${TORCH_VERSION}"-cp*-linux*_x86_64.whl 2>/dev/null | head -n1 || true)
+  wheel=$(ls "$CACHE/wheels"/torch-"${TORCH_VERSION}"-cp*linux*_x86_64.whl 2>/dev/null | head -n1 || true)
   [ -n "$wheel" ] || fail "no linux x86_64 wheel of torch ${TORCH_VERSION} was downloaded"
 fi
 if [ -n "$WHEEL_SHA256" ]; then
@@ -49,7 +49,7 @@ PY
 fi
 [ -f "$root/lib/libtorch_cpu.so" ] || fail "$root has no lib/libtorch_cpu.so"
 # Wheels built with the new libstdc++ ABI export __cxx11 symbols (manylinux_2_28 wheels, torch ≥ 2.6).
-abi=0; nm -D --defined-only "$root/lib/libtorch_cpu.so" | grep -q __cxx11 && abi=1
+abi=0; [ "$(nm -D --defined-only "$root/lib/libtorch_cpu.so" | grep -c __cxx11 || true)" -gt 0 ] && abi=1
 # The wheel has ProcessGroupGloo.hpp but not the Gloo headers: Debian's libgloo-dev provides them.
 [ -d /usr/include/gloo ] || fail "Gloo headers missing (apt-get install libgloo-dev, or run scripts/setup.sh)"
 echo "check_wheel: building against $root (CXX11 ABI $abi) in $BUILD"

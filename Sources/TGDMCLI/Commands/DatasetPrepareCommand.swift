@@ -59,8 +59,9 @@ struct PrepareCommand: ParsableCommand {
             guard let m = summary.manifest else {
                 throw CommandError("stopped: \(summary.shardsReused + summary.shardsPrepared) of \(summary.shardsTotal) shards are finished and kept; run the same command again to resume")
             }
-            print(String(format: "prepared %d clips into %d segments, %d frames, %d shards in %@ (%.0f s; %d shards reused)",
-                         m.clips - m.skipped.count, m.entries, m.frames, m.shards.count, output, summary.seconds, summary.shardsReused))
+            print(String(format: "prepared %d clips into %d segments, %d frames, %d shard files in %@ (%.0f s, %.2f frames/s; %d of %d shards from an earlier run)",
+                         m.clips - m.skipped.count, m.entries, m.frames, m.shards.count, output, summary.seconds,
+                         Double(m.frames) / max(summary.seconds, 1e-9), summary.shardsReused, summary.shardsTotal))
             if !m.skipped.isEmpty {
                 print("skipped \(m.skipped.count) clip\(m.skipped.count == 1 ? "" : "s"):")
                 let byReason = Dictionary(grouping: m.skipped) { Self.reasonKind($0.reason) }

@@ -38,6 +38,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // Hummingbird depends on swift-metrics, whose `Metrics` module would clash with ours: aliased below.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.9.0"),
     ],
     targets: [
         // Engine: a plain-C shim over ATen + autograd, and the Swift Tensor/Module layer on top.
@@ -66,7 +70,7 @@ let package = Package(
         // Synthetic benchmark data: identities with detail the 3DMM render lacks, under varied motion.
         .target(name: "SyntheticFaces", dependencies: ["Torch", "FaceModel", "Media"]),
         // Face analysis: MediaPipe detection, Face Mesh and iris networks, tracking; dlib identity embedding.
-        .target(name: "FaceAnalysis", dependencies: ["Torch", "Media"]),
+        .target(name: "FaceAnalysis", dependencies: ["Torch", "Media", "FaceModel"]),
         // Evaluation networks and metrics: LPIPS, FID/KID Inception-v3, fer's emotion classifier, lip-sync proxy.
         .target(name: "Metrics", dependencies: ["Torch", "Media"]),
         // Corpus preparation (raw talking-head videos -> sharded crops, ρ, audio, MFCC) and the training readers.
@@ -74,19 +78,28 @@ let package = Package(
         // End-to-end pipelines: image/video/audio driven reenactment and face swapping, as a per-call API.
         .target(
             name: "Pipelines",
-            dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder"]
+            dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder", "FaceAnalysis"]
         ),
         // Benchmarks (figures and ratios), outside the domain libraries.
         .target(
             name: "Benchmarks",
-            dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "Pipelines", "Metrics"]
+            dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "Pipelines", "Metrics",
+                           "FaceAnalysis", "SyntheticFaces"]
+        ),
+        // Web studio and HTTP API (`tgdm serve`): Hummingbird app, job queue and store, multipart parsing, page assets.
+        .target(
+            name: "Server",
+            dependencies: ["Torch", "Media", "FaceModel", "TGDMModel", "Pipelines",
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics", moduleAliases: ["Metrics": "SwiftMetrics"])],
+            resources: [.copy("Resources")]
         ),
         // The command-line interface as a library, so parsing and commands are testable.
         .target(
             name: "TGDMCLI",
             dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder",
-                           "SyntheticFaces", "Pipelines", "Benchmarks", "Datasets",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+                           "SyntheticFaces", "FaceAnalysis", "Pipelines", "Benchmarks", "Server", "Datasets",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "tgdm", dependencies: ["TGDMCLI"]),
         .executableTarget(name: "tgdm-bench", dependencies: ["Benchmarks", "Torch"]),
@@ -100,9 +113,10 @@ let package = Package(
         .testTarget(name: "SyntheticFacesTests", dependencies: ["SyntheticFaces", "FaceModel", "Torch"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "TGDMModel", "FaceModel", "Media", "Diffusion", "Torch"]),
         .testTarget(name: "TGDMCLITests", dependencies: ["TGDMCLI", "Pipelines", "TGDMModel", "Torch", "Media", "FaceModel", "SyntheticFaces"]),
-        .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "Media", "Torch"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceModel", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Torch"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Pipelines", "TGDMModel", "Diffusion", "FaceModel", "Torch"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SyntheticFaces", "FaceModel", "Media", "TGDMModel", "Audio2Expression", "Diffusion", "Torch"]),
     ],
     swiftLanguageModes: [.v5],

@@ -20,4 +20,8 @@ if ! bash scripts/analysis/install_dlib.sh; then
   echo "models: ERROR: could not install the dlib identity models; rerun scripts/analysis/install_dlib.sh" >&2
   exit 1
 fi
+# MediaPipe face detection, Face Mesh and iris networks (Apache-2.0), converted to safetensors.
+if ! bash scripts/analysis/install_mediapipe.sh; then
+  echo "models: WARNING: could not install the MediaPipe face networks (tgdm analyze needs them); rerun scripts/analysis/install_mediapipe.sh" >&2
+fi
 exit 0

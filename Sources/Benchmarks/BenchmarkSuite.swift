@@ -15,7 +15,7 @@ public struct BenchmarkOptions: Sendable {
 /// The benchmark suites (`tgdm bench`, `tgdm-bench`): each prints figures and, where there is a reference
 /// measured in the same run, ratios.
 public enum BenchmarkSuite: String, CaseIterable, Sendable {
-    case engine, media, face, pipeline, metrics, distributed
+    case engine, media, face, analysis, fitting, identity, pipeline, metrics, distributed
 
     public func run(options: BenchmarkOptions, log: (String) -> Void) throws {
         switch self {
@@ -24,7 +24,24 @@ public enum BenchmarkSuite: String, CaseIterable, Sendable {
         case .face: try FaceBenchmark.run(repeats: options.quick ? 1 : 10, log: log)
         case .pipeline: try PipelineBenchmark.run(options: options, log: log)
         case .metrics: try MetricsBenchmark.run(config: options.quick ? .quick : MetricsBenchmark.Config(), log: log)
+        case .analysis: try AnalysisBenchmark.run(imageFiles: realPhotos(), log: log)
+        case .fitting:
+            try FittingBenchmark.run(faces: options.quick ? 1 : 8, log: log)
+            try FittingBenchmark.runPhotos(realPhotos(), log: log)
+        case .identity: try IdentityBenchmark.run(photos: realPhotos(), repeats: options.quick ? 1 : 10, log: log)
         case .distributed: try DistributedBenchmark.run(config: options.quick ? .quick : DistributedBenchmark.Config(), log: log)
         }
     }
+}
+
+/// The real photo and its committed variants (rotated, small face, two faces), found from the checkout.
+func realPhotos(callerFile: String = #filePath) -> [URL] {
+    let root = URL(fileURLWithPath: callerFile).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let fm = FileManager.default
+    for base in [URL(fileURLWithPath: fm.currentDirectoryPath), root] {
+        let variants = ["rotated", "small", "two_faces"].map { "Tests/FaceAnalysisTests/Fixtures/mediapipe/\($0).png" }
+        let files = (["Samples/astronaut.png"] + variants).map { base.appendingPathComponent($0) }.filter { fm.fileExists(atPath: $0.path) }
+        if !files.isEmpty { return files }
+    }
+    return []
 }

@@ -80,12 +80,15 @@ public enum SyntheticDataset {
 }
 
 /// One training example of the benchmark (Sec. 5.1): images [3, H, W] in [-1, 1]; `render` is I_3d rendered
-/// from the target's coefficients, `coefficients` the target's ρ [261].
+/// from the target's coefficients, `coefficients` the target's ρ [261], `sourceCoefficients` the source's.
 public struct SyntheticPair {
     public let source: Tensor
     public let target: Tensor
     public let render: Tensor
     public let coefficients: Tensor
+    public let sourceCoefficients: Tensor
+    /// The target's frame number in the dataset file (for per-frame side data such as identity embeddings).
+    public let targetFrame: Int
 }
 
 /// Anything that serves numbered `SyntheticPair`s (reenactment pairs or swap reconstructions).
@@ -159,22 +162,26 @@ public final class SyntheticPairDataset: SyntheticPairSource, @unchecked Sendabl
         guard index >= 0, index < count else { throw SyntheticDataError.invalid("pair \(index) outside 0..<\(count)") }
         let (s, t) = pair(at: index)
         let target = try frame(t), source = try frame(s)
-        return SyntheticPair(source: source.image, target: target.image, render: target.render, coefficients: target.coefficients)
+        return SyntheticPair(source: source.image, target: target.image, render: target.render, coefficients: target.coefficients,
+                             sourceCoefficients: source.coefficients, targetFrame: t)
     }
 
     static func unit(_ u8: Tensor) throws -> Tensor { try u8.to(.float32) / 127.5 - 1.0 }
 }
 
 /// Training data for the face-swapping paradigm (paper Sec. 4.4, Fig. 4): each frame is reconstructed
-/// from its own I_3d and ρ with a source texture image whose face region is masked out, so the identity
-/// can only come from the geometry (I_3d, ρ) while hair, background and neck come from the masked image.
+/// from its own I_3d and ρ with a source texture image whose face region is masked out — the mouth interior
+/// left visible, the paper's "Small" mask — so the identity can only come from the geometry (I_3d, ρ) and
+/// z_id, while hair, background and neck come from the masked image.
 public final class SyntheticSwapDataset: SyntheticPairSource, @unchecked Sendable {
     public let frames: SyntheticPairDataset
     let indices: [Int]
+    let warper: FaceWarper
 
     public init(url: URL, split: SyntheticPairDataset.Split) throws {
         frames = try SyntheticPairDataset(url: url, split: split)
         indices = frames.frameGroups.flatMap { $0 }
+        warper = try FaceWarper(model: MorphableModel.loadDefault())
     }
 
     public var count: Int { indices.count }
@@ -183,7 +190,9 @@ public final class SyntheticSwapDataset: SyntheticPairSource, @unchecked Sendabl
     public func sample(at index: Int) throws -> SyntheticPair {
         guard index >= 0, index < count else { throw SyntheticDataError.invalid("frame \(index) outside 0..<\(count)") }
         let f = try frames.frame(indices[index])
-        return SyntheticPair(source: try FaceMasking.maskFace(image: f.image, render: f.render), target: f.image,
-                             render: f.render, coefficients: f.coefficients)
+        let rho = try Coefficients(f.coefficients)
+        let mouth = try warper.field(source: rho, target: rho, size: frames.size).mouth.squeeze(0)
+        return SyntheticPair(source: try FaceMasking.maskFace(image: f.image, render: f.render, keep: mouth), target: f.image,
+                             render: f.render, coefficients: f.coefficients, sourceCoefficients: f.coefficients, targetFrame: indices[index])
     }
 }

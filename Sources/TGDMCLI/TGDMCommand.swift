@@ -31,7 +31,8 @@ public struct TGDMCommand: ParsableCommand {
         subcommands: [
             DemoCommand.self, ReenactCommand.self, VideoCommand.self, TalkCommand.self, SwapCommand.self, A2ECommand.self,
             RenderCommand.self, FaceGridCommand.self, DatasetCommand.self, TrainCommand.self, SampleCommand.self, EvalCommand.self,
-            SpeakCommand.self, BenchCommand.self, InfoCommand.self,
+            SpeakCommand.self, BenchCommand.self, InfoCommand.self, ServeCommand.self,
+            AnalyzeCommand.self, DeriveCorrespondenceCommand.self,
         ]
     )
 }

@@ -101,6 +101,56 @@ final class PipelineJobTests: XCTestCase {
         }
     }
 
+    /// The warp composition (issue #10): driven by its own coefficients the source comes back as it is (the
+    /// correspondence is the identity and valid everywhere); driven by a head turn, the crop's border — the
+    /// background far from the face — stays still, while the generator alone gives a different picture.
+    func testWarpCompositionKeepsThePersonAndTheBackground() throws {
+        let p = try tinyPipeline()
+        var config = PipelineConfiguration()
+        config.framing = .crop
+        config.outputSize = 128
+        let source = try p.portrait(samples.appendingPathComponent("source.png"))
+        let crop = try source.image(size: 128).squeeze(0)
+        func psnr(_ a: Tensor, _ b: Tensor) throws -> Double { 10 * log10(4 / max(try (a - b).square().mean().item(), 1e-12)) }
+        var turned = try source.coefficients.tensor.floats()
+        turned[CoefficientPart.pose.range.lowerBound + 1] += 0.25
+        let motion = try Coefficients.concatenate([source.coefficients, Coefficients(Tensor(turned, shape: [1, Coefficients.count]))])
+        let r = try p.generate(.reenact(source: source, driver: .motion(motion, fps: 25)), configuration: config)
+        let same = try r.frames[0].output.toTensor().squeeze(0)
+        XCTAssertGreaterThan(try psnr(same, crop), 40, "own coefficients: the source itself")
+        let moved = try r.frames[1].output.toTensor().squeeze(0)
+        // Beyond the fade-out distance from the face the background does not move.
+        let faceMask = try Torch.noGrad { try p.renderer.render(motion.frame(1), width: 128, height: 128).mask }
+        let reach = Int((try p.warper().options.fadeEnd * 128).rounded(.up)) + 2
+        let far = try (1.0 - F.maxPool2d(F.pad(faceMask, [reach, reach, reach, reach]), kernel: 2 * reach + 1, stride: 1)).squeeze(0)
+        XCTAssertGreaterThan(try far.sum().item(), 100, "the test needs background far from the face")
+        let farError = try ((moved - crop).abs() * far).sum().item() / (3 * far.sum().item())
+        XCTAssertLessThan(farError, 1.0 / 255, "the background far from the face stays still")
+        XCTAssertGreaterThan(try (moved - crop).abs().mean().item(), 0.01, "the head turned")
+        config.composition = .generator
+        let alone = try p.generate(.reenact(source: source, driver: .motion(source.coefficients, fps: 25)), configuration: config)
+        XCTAssertLessThan(try psnr(alone.frames[0].output.toTensor().squeeze(0), crop), 20, "a random generator alone is not the source")
+    }
+
+    /// Swapping through the warp changes only the face: far from it, the target crop is untouched.
+    func testSwapCompositeLeavesTheTargetOutsideTheFace() throws {
+        let p = try tinyPipeline()
+        var config = PipelineConfiguration()
+        config.framing = .crop
+        config.outputSize = 128
+        let identity = try p.portrait(samples.appendingPathComponent("source.png"))
+        let target = try p.portrait(samples.appendingPathComponent("target.png"))
+        let out = try p.generate(.swap(identity: identity, target: target, maskedTexture: false), configuration: config).frames[0]
+        let t = try target.image(size: 128).squeeze(0), o = try out.output.toTensor().squeeze(0)
+        let face = try Torch.noGrad { try p.renderer.render(Coefficients.swap(source: identity.coefficients, target: target.coefficients),
+                                                            width: 128, height: 128).mask.squeeze(0) }
+        let far = try 1.0 - F.maxPool2d(face.unsqueeze(0), kernel: 9, stride: 1, padding: 4).squeeze(0)
+        let outside = try ((o - t).abs() * far).sum().item() / (3 * far.sum().item())
+        XCTAssertLessThan(outside, 1.0 / 255, "outside the face the target is untouched")
+        let inside = try ((o - t).abs() * face).sum().item() / (3 * face.sum().item())
+        XCTAssertGreaterThan(inside, 0.02, "inside the face the identity's texture arrives")
+    }
+
     /// A k = 1 window model gets windows of ρ̂ in the pipeline.
     func testTemporalWindowModelRunsInThePipeline() throws {
         let p = try tinyPipeline(window: 1)

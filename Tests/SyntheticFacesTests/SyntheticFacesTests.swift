@@ -95,3 +95,20 @@ final class SyntheticFacesTests: XCTestCase {
         }
     }
 }
+
+/// The paper's "Small" swap mask: the face is masked out but the mouth interior stays visible.
+final class SwapMaskTests: XCTestCase {
+    func testSmallMaskKeepsTheMouthInterior() throws {
+        let image = try Tensor.rand([3, 16, 16], generator: Generator(seed: 1)) * 2 - 1
+        var render = try Tensor.full([3, 16, 16], -1.0)
+        render = try render + F.pad(Tensor.full([3, 8, 8], 1.5), [4, 4, 4, 4])   // a face square in the middle
+        var keep = try Tensor.zeros([1, 16, 16])
+        keep = try keep + F.pad(Tensor.ones([1, 2, 2]), [7, 7, 9, 5])           // the mouth: rows 9-10, columns 7-8
+        let normal = try FaceMasking.maskFace(image: image, render: render, dilate: 0)
+        let small = try FaceMasking.maskFace(image: image, render: render, dilate: 0, keep: keep)
+        XCTAssertEqual(try normal.narrow(1, 4, 8).narrow(2, 4, 8).abs().max().item(), 0, "the face is masked")
+        XCTAssertEqual(try small.narrow(1, 9, 2).narrow(2, 7, 2).floats(), try image.narrow(1, 9, 2).narrow(2, 7, 2).floats(), "the mouth stays")
+        XCTAssertEqual(try small.narrow(1, 4, 4).narrow(2, 4, 8).abs().max().item(), 0, "the rest of the face is masked")
+        XCTAssertEqual(try small.narrow(1, 0, 3).floats(), try image.narrow(1, 0, 3).floats(), "the background stays")
+    }
+}

@@ -135,6 +135,25 @@ final class CLICommandTests: XCTestCase {
         XCTAssertEqual(bundle.metadata["step"], "3")
     }
 
+    /// The face-swapping paradigm from the CLI (Sec. 4.4): face-masked sources, z_id from dlib (computed from the
+    /// frames' known ρ and cached beside the dataset), a few training steps, then the model loads with its z_id input.
+    func testATinySwapModelTrainsWithTheIdentityEmbedding() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("synth32.safetensors")
+        var r = try tgdm(["dataset", "synth", "--size", "32", "--identities", "3", "--frames", "2", "--test-identities", "1", "-o", data.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let run = dir.appendingPathComponent("swap")
+        r = try tgdm(["train", "tgdm", "--data", data.path, "--preset", "tiny32", "--task", "swap", "--identity", "--steps", "2", "--batch", "2",
+                      "--log-every", "1", "--checkpoint-every", "0", "--artifact-every", "0", "--preview-steps", "2", "--out", run.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("swap texAtt+z_id"), r.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("synth32.zid.safetensors").path))
+        let bundle = try TGDMModelBundle.load(from: run.appendingPathComponent("checkpoint.safetensors"))
+        XCTAssertEqual(bundle.config.identityDim, 128)
+        XCTAssertNotNil(bundle.model.condition.identity)
+    }
+
     func testBadInputsGiveOneErrorLineAndNoOutput() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

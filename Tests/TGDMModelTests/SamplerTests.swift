@@ -43,6 +43,7 @@ final class TGDMSamplerTests: XCTestCase {
         for variant in TGDMConfig.Variant.allCases {
             var config = TGDMConfig.tiny
             config.variant = variant
+            config.sourceWarp = variant == .plain || variant == .texAtt   // with and without the warped source
             let model = try TGDMUNet(config: config, generator: Generator(seed: 4))
             // Non-zero τ, so TexAtt contributes.
             try Torch.noGrad {
@@ -54,12 +55,13 @@ final class TGDMSamplerTests: XCTestCase {
             let render = try Tensor.rand([3, 3, 16, 16], generator: g) * 2 - 1
             let rho = try Tensor.randn([3, 6], generator: g)
             let noisy = try Tensor.randn([3, 3, 16, 16], generator: g)
+            let warp = config.sourceWarp ? try Tensor.rand([3, 4, 16, 16], generator: g) : nil
             try Torch.noGrad {
-                let shared = try model.prepare(source: model.encodeSource(one), render: render, coefficients: rho)
+                let shared = try model.prepare(source: model.encodeSource(one), render: render, coefficients: rho, warp: warp)
                 let fast = try model.predictNoise(noisy: noisy, timesteps: Tensor.full([1], 321, dtype: .int64), conditioning: shared).noise
                 let reference = try model.predictNoise(noisy: noisy, timesteps: Tensor.full([3], 321, dtype: .int64),
                                                        source: model.encodeSource(one.expand([3, 3, 16, 16]).contiguous()),
-                                                       render: render, coefficients: rho).noise
+                                                       render: render, coefficients: rho, warp: warp).noise
                 XCTAssertLessThan(try maxAbsDiff(fast, reference), 1e-5, "\(variant)")
             }
         }
@@ -102,5 +104,61 @@ final class TGDMSamplerTests: XCTestCase {
         XCTAssertEqual(try smoothed.select(0, 1).floats(), [6, 7, 8, 9, 10, 11])
         XCTAssertEqual(try smoothed.select(0, 0).floats(), [2, 3, 4, 5, 6, 7])
         XCTAssertEqual(try TGDMConfig.tiny.conditionInput(rho, isSequence: false).floats(), try rho.floats())
+    }
+
+    /// Fine-tuning a warp model from a model without the warp: the widened input layer starts at zero for the new
+    /// channels, so the new model predicts exactly what the old one did whatever the warp holds.
+    func testWarmStartFromANarrowerModelKeepsItsPredictions() throws {
+        let old = try TGDMUNet(config: .tiny, generator: Generator(seed: 1))
+        try Torch.noGrad { try old.outputConv.weight.copy_(Tensor.randn(old.outputConv.weight.shape, generator: Generator(seed: 2)) * 0.2) }
+        var config = TGDMConfig.tiny
+        config.sourceWarp = true
+        let new = try TGDMUNet(config: config, generator: Generator(seed: 9))
+        let report = try new.warmStart(from: old)
+        XCTAssertEqual(report.widened, ["inputConv.weight"])
+        XCTAssertEqual(report.skipped, [])
+        let g = Generator(seed: 3)
+        let source = try Tensor.rand([2, 3, 16, 16], generator: g), render = try Tensor.rand([2, 3, 16, 16], generator: g)
+        let rho = try Tensor.randn([2, 6], generator: g), noisy = try Tensor.randn([2, 3, 16, 16], generator: g)
+        let t = try Tensor([Int64(10), 700])
+        try Torch.noGrad {
+            let a = try old(noisy: noisy, timesteps: t, source: source, render: render, coefficients: rho)
+            let b = try new(noisy: noisy, timesteps: t, source: source, render: render, coefficients: rho,
+                            warp: Tensor.rand([2, 4, 16, 16], generator: g))
+            XCTAssertLessThan(try maxAbsDiff(a, b), 1e-6)
+        }
+    }
+
+    /// The swap paradigm's identity embedding (Sec. 4.4): C gains Linear(z_id), zero at first; gradients reach it;
+    /// once trained, a different z_id changes the prediction; a missing or mis-shaped z_id is an error.
+    func testIdentityEmbeddingIsInjectedThroughTheCondition() throws {
+        var config = TGDMConfig.tiny
+        config.identityDim = 4
+        let model = try TGDMUNet(config: config, generator: Generator(seed: 5))
+        let layer = try XCTUnwrap(model.condition.identity)
+        XCTAssertEqual(layer.weight.shape, [config.timeEmbeddingDim, 4])
+        XCTAssertEqual(try layer.weight.abs().max().item(), 0)
+        XCTAssertTrue(model.stateDict().keys.contains("condition.identity.weight"))
+        let g = Generator(seed: 6)
+        // A fresh UNet's zero-initialised output and AdaIN convolutions hide every condition: wake them up.
+        try Torch.noGrad {
+            for (name, p) in model.namedParameters() where name.hasSuffix("conv2.weight") || name == "outputConv.weight" {
+                try p.copy_(Tensor.randn(p.shape, generator: g) * 0.1)
+            }
+        }
+        let source = try Tensor.rand([2, 3, 16, 16], generator: g), render = try Tensor.rand([2, 3, 16, 16], generator: g)
+        let rho = try Tensor.randn([2, 6], generator: g), noisy = try Tensor.randn([2, 3, 16, 16], generator: g)
+        let t = try Tensor([Int64(5), 500]), zid = try Tensor.randn([2, 4], generator: g)
+        let eps = try model(noisy: noisy, timesteps: t, source: source, render: render, coefficients: rho, identity: zid)
+        try (eps * Tensor.randn(eps.shape, generator: g)).sum().backward()
+        XCTAssertGreaterThan(try XCTUnwrap(layer.weight.grad).abs().max().item(), 0, "z_id receives gradient")
+        try Torch.noGrad {
+            try layer.weight.copy_(Tensor.randn(layer.weight.shape, generator: g))
+            let a = try model(noisy: noisy, timesteps: t, source: source, render: render, coefficients: rho, identity: zid)
+            let b = try model(noisy: noisy, timesteps: t, source: source, render: render, coefficients: rho, identity: zid * -1.0)
+            XCTAssertGreaterThan(try maxAbsDiff(a, b), 1e-4)
+        }
+        XCTAssertThrowsError(try model(noisy: noisy, timesteps: t, source: source, render: render, coefficients: rho))
+        XCTAssertThrowsError(try model(noisy: noisy, timesteps: t, source: source, render: render, coefficients: rho, identity: Tensor.zeros([2, 5])))
     }
 }

@@ -31,9 +31,11 @@ final class UNetTests: XCTestCase {
         for variant in TGDMConfig.Variant.allCases {
             var config = TGDMConfig.small64
             config.variant = variant
+            config.sourceWarp = variant == .plain
             let model = try TGDMUNet(config: config, generator: Generator(seed: 0))
             let b = try batch(config)
-            let eps = try Torch.noGrad { try model(noisy: b.noisy, timesteps: b.t, source: b.source, render: b.render, coefficients: b.rho) }
+            let warp = config.sourceWarp ? try Tensor.zeros([2, 4, 64, 64]) : nil
+            let eps = try Torch.noGrad { try model(noisy: b.noisy, timesteps: b.t, source: b.source, render: b.render, coefficients: b.rho, warp: warp) }
             XCTAssertEqual(eps.shape, [2, 3, 64, 64], "\(variant)")
             let keys = Set(model.stateDict().keys)
             XCTAssertTrue(keys.contains("condition.coefficients.weight"))
@@ -46,11 +48,13 @@ final class UNetTests: XCTestCase {
                 XCTAssertTrue(keys.contains("textureEncoder.stages.3.blocks.0.conv1.weight"))
             case .featureConcat:
                 XCTAssertTrue(keys.contains("middle.fusion.mix.weight"))
-            case .imageConcat:
+            case .imageConcat, .plain:
                 XCTAssertFalse(keys.contains { $0.hasPrefix("textureEncoder") || $0.contains("fusion") })
             }
         }
         XCTAssertEqual(TGDMConfig.small64.inputChannels, 6)
+        XCTAssertEqual(TGDMConfig(sourceWarp: true).inputChannels, 10)   // Z_t, I_3d, warped source, its mask
+        XCTAssertThrowsError(try TGDMConfig(variant: .plain).validate())
         XCTAssertEqual(TGDMConfig(variant: .imageConcat).inputChannels, 9)
         XCTAssertEqual(TGDMConfig(variant: .noRender).inputChannels, 3)
     }

@@ -17,11 +17,11 @@ final class ClipProcessor {
 
     let root: URL
     let config: PrepareConfig
-    let tracker: FaceTracker
-    let estimator: CoefficientEstimator
+    let tracker: VideoFaceTracker
+    let estimator: FrameCoefficientEstimator
     let mfccConfig: MFCCConfig
 
-    init(root: URL, config: PrepareConfig, tracker: FaceTracker, estimator: CoefficientEstimator) {
+    init(root: URL, config: PrepareConfig, tracker: VideoFaceTracker, estimator: FrameCoefficientEstimator) {
         self.root = root
         self.config = config
         self.tracker = tracker

@@ -5,7 +5,7 @@ import Torch
 /// The seam for per-frame 3DMM coefficients in corpus preparation. `FittingCoefficientEstimator` is the
 /// pipeline's current estimator (analysis-by-synthesis, `CoefficientFitter`); the FaceAnalysis landmark
 /// fitter plugs in here by conforming.
-public protocol CoefficientEstimator: AnyObject {
+public protocol FrameCoefficientEstimator: AnyObject {
     /// Side of the crops `estimate` expects.
     var inputSize: Int { get }
     /// ρ of one face crop (1×3×S×S in [-1, 1]). `previous` is ρ of the preceding frame of the same track
@@ -16,7 +16,7 @@ public protocol CoefficientEstimator: AnyObject {
 /// ρ by analysis-by-synthesis through the differentiable renderer, as `PortraitLoader.fitCoefficients`
 /// does for pictures: a full fit on a track's first frame, then each frame warm-started from the previous
 /// one with identity and texture held (one person per track) and fewer iterations.
-public final class FittingCoefficientEstimator: CoefficientEstimator {
+public final class FittingCoefficientEstimator: FrameCoefficientEstimator {
     public let inputSize: Int
     public let firstIterations: Int
     public let iterations: Int

@@ -41,9 +41,9 @@ public final class CorpusPreparer {
     /// Use only the first N clips (quick trials).
     public var clipLimit: Int?
     /// The face tracker of each worker (the seam for FaceAnalysis's tracker).
-    public var makeTracker: (PrepareConfig) throws -> FaceTracker = { try HaarFaceTracker(every: $0.detectEvery, maxSide: $0.detectionMaxSide) }
+    public var makeTracker: (PrepareConfig) throws -> VideoFaceTracker = { try HaarFaceTracker(every: $0.detectEvery, maxSide: $0.detectionMaxSide) }
     /// The ρ estimator of each worker (the seam for a landmark fitter).
-    public var makeEstimator: (PrepareConfig) throws -> CoefficientEstimator = {
+    public var makeEstimator: (PrepareConfig) throws -> FrameCoefficientEstimator = {
         try FittingCoefficientEstimator(model: MorphableModel.loadDefault(), size: $0.fitSize, firstIterations: $0.fitIterationsFirst,
                                         iterations: $0.fitIterations)
     }

@@ -15,7 +15,7 @@ public enum FaceObservation: Equatable, Sendable {
 /// The seam for face tracking in corpus preparation: frames of one video arrive in order after `reset()`.
 /// `HaarFaceTracker` is the current implementation; a tracker from the FaceAnalysis target (MediaPipe
 /// detection + Face Mesh) plugs in here by conforming and being passed to `CorpusPreparer`.
-public protocol FaceTracker: AnyObject {
+public protocol VideoFaceTracker: AnyObject {
     /// Frames are scaled down to at most this many pixels on their longer side before `observe` (nil: full size).
     var preferredMaxSide: Int? { get }
     /// Starts a new video.
@@ -25,7 +25,7 @@ public protocol FaceTracker: AnyObject {
 
 /// Viola-Jones (the bundled Haar cascade) on every `every`-th frame. With several faces it keeps the one
 /// overlapping the previous detection most, else the largest.
-public final class HaarFaceTracker: FaceTracker {
+public final class HaarFaceTracker: VideoFaceTracker {
     public let every: Int
     public let preferredMaxSide: Int?
     private let detector: FaceDetector

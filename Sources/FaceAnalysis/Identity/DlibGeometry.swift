@@ -28,6 +28,15 @@ public struct FaceLandmarks5: Sendable, Equatable, Codable {
         try self.init(Self.faceMeshIndices.map { landmarks[$0] })
     }
 
+    /// iBUG-68 indices of the same five points (eye corners 45, 42, 36, 39; subnasale 33), for faces whose 68
+    /// landmarks are known, e.g. projected from 3DMM coefficients.
+    public static let iBUG68Indices = [45, 42, 36, 39, 33]
+
+    public init(iBUG68 landmarks: [SIMD2<Double>]) throws {
+        guard landmarks.count == 68 else { throw FaceIdentityError.invalidInput("iBUG landmarks: 68 points needed, got \(landmarks.count)") }
+        try self.init(Self.iBUG68Indices.map { landmarks[$0] })
+    }
+
     /// The same points, each rounded to the nearest pixel as dlib's `full_object_detection` stores them.
     public var rounded: FaceLandmarks5 {
         var r = self

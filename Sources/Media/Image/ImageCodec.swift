@@ -34,7 +34,9 @@ enum ImageCodec {
         try check(rc, msg)
         guard let out else { throw MediaError.corruptData("decoder returned no pixels") }
         let n = Int(w) * Int(h) * 3
-        return try RGBImage(width: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: out, count: n)))
+        let image = try RGBImage(width: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: out, count: n)))
+        // JPEGs from cameras and phones say how to turn them upright.
+        return kind == .jpeg ? try ExifOrientation.apply(ExifOrientation.read(jpeg: data), to: image) : image
     }
 
     static func encode(_ image: RGBImage, as format: RGBImage.FileFormat) throws -> Data {

@@ -80,6 +80,7 @@ extension RGBImage {
 
     /// Reads a PNG or JPEG file, recognised by its content (not its extension). Grayscale, palette,
     /// RGBA and 16-bit PNGs and grayscale/CMYK JPEGs are converted to 8-bit RGB; alpha is dropped.
+    /// JPEGs are turned upright according to their EXIF orientation.
     public init(contentsOf url: URL) throws {
         let data = try readFile(url)
         do {

@@ -16,7 +16,8 @@ public struct StreamInfo {
 
 /// The frames of one job, generated chunk by chunk on demand: memory holds ρ̂ of every frame (261 floats each)
 /// and one chunk of images, whatever the length. Everything that is the same for every chunk is prepared once:
-/// Φ_E of the source (one image, shared by the batch), ρ̂ and its temporal windows, the sampler.
+/// Φ_E of the source (one image, shared by the batch), ρ̂ and its temporal windows, the sampler, the source
+/// crops the warp samples.
 public final class FrameStream {
     public let rho: Coefficients
     public let motion: DrivingMotion
@@ -29,21 +30,28 @@ public final class FrameStream {
     private let sourceFeatures: SourceFeatures
     private let conditionInput: Tensor
     private let composer: FrameComposer
+    private let origin: WarpOrigin?
+    /// z_id for swap models, 1 × identityDim.
+    private let identity: Tensor?
+    /// The warp's source side, prepared on the first chunk.
+    private var warpSource: FaceWarper.Source?
+    private let configuration: PipelineConfiguration
     private let sampler: SamplerConfiguration
-    private let batchSize: Int
     private let progress: PipelineProgressHandler?
     private let sourcePanel: RGBImage?
     private var driverFrames: VideoReader?
     private var nextFrame = 0
 
-    init(pipeline: TalkingFacePipeline, rho: Coefficients, texture: Tensor, motion: DrivingMotion, composer: FrameComposer,
-         configuration: PipelineConfiguration, progress: PipelineProgressHandler?) throws {
+    init(pipeline: TalkingFacePipeline, rho: Coefficients, texture: Tensor, origin: WarpOrigin?, identity: Tensor?, motion: DrivingMotion,
+         composer: FrameComposer, configuration: PipelineConfiguration, progress: PipelineProgressHandler?) throws {
         self.pipeline = pipeline
         self.rho = rho
         self.motion = motion
         self.composer = composer
+        self.origin = origin
+        self.identity = identity
+        self.configuration = configuration
         self.progress = progress
-        batchSize = configuration.batchSize
         let bundle = pipeline.bundle
         var s = configuration.sampler ?? bundle.defaultSampler
         s.seed = configuration.seed
@@ -51,9 +59,10 @@ public final class FrameStream {
         sampler = s
         try s.validate(trainTimesteps: bundle.schedule.trainTimesteps)
         let model = pipeline.generator
+        if model.config.sourceWarp, origin == nil { throw PipelineError.model("this model reads the warped source, which this job has none of") }
         sourceFeatures = try Torch.noGrad { try model.encodeSource(texture.to(model.device)) }
         conditionInput = try model.config.conditionInput(rho.tensor, isSequence: motion.isSequence).to(model.device)
-        sourcePanel = try RGBImage(tensor: texture.squeeze(0))
+        sourcePanel = try RGBImage(tensor: (origin?.image ?? texture).squeeze(0))
         if let v = motion.video {
             driverFrames = try VideoReader(url: v.url)
         }
@@ -65,33 +74,54 @@ public final class FrameStream {
     /// The next chunk of frames, or nil when all were generated.
     public func next() throws -> [GeneratedFrame]? {
         guard nextFrame < count else { return nil }
-        let start = nextFrame, b = min(batchSize, count - nextFrame)
+        let start = nextFrame, b = min(configuration.batchSize, count - nextFrame)
         let model = pipeline.generator
         let frames = try rho.frames(start, b)
         let renders = try pipeline.renderGeometry(frames)
+        // The 3DMM correspondence of this chunk at the output size, and what the generator reads of it.
+        let strength = configuration.startStrength ?? pipeline.bundle.defaultStartStrength
+        let needsWarp = configuration.composition == .warp || model.config.sourceWarp || strength != nil
+        var field: FaceWarpField? = nil, warped: Tensor? = nil, modelWarp: Tensor? = nil
+        if needsWarp, let origin {
+            let source = try warpSource ?? pipeline.warper().prepare(source: origin.coefficients, size: configuration.outputSize)
+            warpSource = source
+            let f = try pipeline.warper().field(source: source, target: frames)
+            field = f
+            warped = try Torch.noGrad { try f.warp(origin.image) }
+            let small = try f.resized(to: pipeline.modelSize)
+            modelWarp = try Torch.noGrad { try Tensor.cat([small.warp(origin.modelImage), small.valid], dim: 1) }
+        }
         let conditioning = try Torch.noGrad {
             try model.prepare(source: sourceFeatures, render: model.config.usesRender ? renders.to(model.device) : nil,
-                              coefficients: conditionInput.narrow(0, start, b))
+                              coefficients: conditionInput.narrow(0, start, b), warp: model.config.sourceWarp ? modelWarp?.to(model.device) : nil,
+                              identity: identity?.to(model.device))
         }
         var config = sampler
         // Shared noise: every chunk starts from the same draw. Otherwise each chunk gets its own seed.
         if !config.sharedNoise { config.seed = sampler.seed &+ UInt64(start) }
+        var startPoint = SamplingStart.noise
+        if let strength, strength < 1, let w = modelWarp {
+            // Image-to-image (SDEdit) from the warped source, I_3d where the warp is not valid: the generator only
+            // has to refine a picture that is already nearly right, in a fraction of the steps.
+            let mask = try w.narrow(1, 3, 1)
+            startPoint = .image(try (w.narrow(1, 0, 3) * mask + renders * (1.0 - mask)).to(model.device), strength: strength)
+        }
         let total = count
         let faces: Tensor
         do {
-            faces = try TGDMSampler(bundle: pipeline.bundle).generate(conditioning: conditioning, configuration: config) { step, steps in
+            faces = try TGDMSampler(bundle: pipeline.bundle).generate(conditioning: conditioning, configuration: config, start: startPoint) { step, steps in
                 self.progress?(.denoising(step: step, steps: steps, frames: start..<(start + b), totalFrames: total)) ?? true
             }.to(.cpu)
         } catch DiffusionError.cancelled {
             throw PipelineError.cancelled
         }
+        let crops = try composer.compositeCrops(faces: faces, warped: warped, field: field)
         var out: [GeneratedFrame] = []
         for i in 0..<b {
-            let face = try faces.select(0, i)
             let driver: RGBImage?
             if let reader = driverFrames { driver = try reader.nextFrame() } else { driver = try motion.image.map { $0.frame } }
-            out.append(GeneratedFrame(index: start + i, output: try composer.compose(face: face), face: face,
-                                      render: try renders.select(0, i), driver: driver))
+            out.append(GeneratedFrame(index: start + i, output: try composer.picture(crop: crops.select(0, i)), face: try faces.select(0, i),
+                                      render: try renders.select(0, i), warped: try warped?.select(0, i), driver: driver))
         }
         nextFrame += b
         if let p = progress, !p(.frames(done: nextFrame, total: total)) { throw PipelineError.cancelled }

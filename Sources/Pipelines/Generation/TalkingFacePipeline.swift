@@ -1,5 +1,6 @@
 import Audio2Expression
 import Diffusion
+import FaceAnalysis
 import FaceModel
 import Foundation
 import Media
@@ -20,6 +21,8 @@ public final class TalkingFacePipeline {
     public let resources: ModelResources
     public let portraits: PortraitLoader
     private var loadedEmoA2E: EmoA2E?
+    private var loadedWarper: FaceWarper?
+    private var loadedIdentityEncoder: FaceIdentityEncoder?
 
     public var generator: TGDMUNet { bundle.model }
     /// The generator's square resolution.
@@ -55,14 +58,31 @@ public final class TalkingFacePipeline {
         return m
     }
 
+    /// The 3DMM correspondence of the pipeline's face model.
+    public func warper() throws -> FaceWarper {
+        if let w = loadedWarper { return w }
+        let w = try FaceWarper(model: renderer.model)
+        loadedWarper = w
+        return w
+    }
+
+    /// The identity embedding z_id of a portrait's largest face (dlib 128-d, the stand-in for CurricularFace), for
+    /// swap models (Sec. 4.4): 1 × 128.
+    public func identityEmbedding(of portrait: Portrait) throws -> Tensor {
+        if loadedIdentityEncoder == nil { loadedIdentityEncoder = try FaceIdentityEncoder.pretrained() }
+        guard let face = try portraits.estimator().analyzer.detect(portrait.frame).first else {
+            throw PipelineError.noFace("no face found in \(portrait.name) for its identity embedding")
+        }
+        return try Tensor(loadedIdentityEncoder!.embedding(of: portrait.frame, box: face.box), shape: [1, 128])
+    }
+
     /// Uses `model` for speech jobs instead of the bundled EmoA2E.
     public func setEmoA2E(_ model: EmoA2E) { loadedEmoA2E = model }
 
     /// Loads a picture as a portrait (coefficients: given, sidecar, or fitted to the face found in it).
     public func portrait(_ url: URL, coefficients: Coefficients? = nil, configuration: PipelineConfiguration = PipelineConfiguration(),
                          faceIndex: Int = 0) throws -> Portrait {
-        try portraits.load(url, coefficients: coefficients, analysisSize: analysisSize, fitIterations: configuration.fitIterations,
-                           faceIndex: faceIndex)
+        try portraits.load(url, coefficients: coefficients, analysisSize: analysisSize, faceIndex: faceIndex)
     }
 
     /// Renders I_3d for coefficients at the generator's size: N×3×S×S, the plain 3DMM face on black (no gaze:
@@ -81,17 +101,29 @@ public final class TalkingFacePipeline {
         case .reenact(let source, let driver):
             let motion = try self.motion(for: driver, source: source, configuration: configuration, progress: progress)
             let rho = try Coefficients.reenact(source: source.coefficients, driver: motion.coefficients)
-            let composer = FrameComposer(canvas: source.frame, crop: source.crop, size: configuration.outputSize, framing: configuration.framing)
-            return try FrameStream(pipeline: self, rho: rho, texture: source.image(size: modelSize), motion: motion,
+            let composer = FrameComposer(canvas: source.frame, crop: source.crop, size: configuration.outputSize, framing: configuration.framing,
+                                         composition: configuration.composition, swapTarget: nil)
+            let origin = try WarpOrigin(source, outputSize: configuration.outputSize, modelSize: modelSize)
+            return try FrameStream(pipeline: self, rho: rho, texture: origin.modelImage, origin: origin, identity: nil, motion: motion,
                                    composer: composer, configuration: configuration, progress: progress)
         case .swap(let identity, let target, let masked):
             let rho = try Coefficients.swap(source: identity.coefficients, target: target.coefficients)
             var texture = try target.image(size: modelSize)
-            if masked { texture = try FaceMasking.maskFace(image: texture, render: renderGeometry(target.coefficients)) }
+            // A swap model (trained by the paradigm of Sec. 4.4) sees the target with its face masked out, the
+            // mouth interior left visible ("Small" mask), and the identity embedding of the identity source.
+            let swapModel = generator.config.identityDim > 0
+            if masked || swapModel {
+                let mouth = try warper().field(source: target.coefficients, target: target.coefficients, size: modelSize).mouth
+                texture = try FaceMasking.maskFace(image: texture, render: renderGeometry(target.coefficients), keep: mouth)
+            }
+            let zid = swapModel ? try identityEmbedding(of: identity) : nil
             let motion = DrivingMotion(coefficients: target.coefficients, fps: 25, audio: nil, isSequence: false, video: nil,
                                        image: target, origin: target.coefficientSource)
-            let composer = FrameComposer(canvas: target.frame, crop: target.crop, size: configuration.outputSize, framing: configuration.framing)
-            return try FrameStream(pipeline: self, rho: rho, texture: texture, motion: motion, composer: composer,
+            // The identity's face is warped onto the swapped geometry; everything else stays the target's.
+            let composer = FrameComposer(canvas: target.frame, crop: target.crop, size: configuration.outputSize, framing: configuration.framing,
+                                         composition: configuration.composition, swapTarget: try target.image(size: configuration.outputSize))
+            let origin = try WarpOrigin(identity, outputSize: configuration.outputSize, modelSize: modelSize)
+            return try FrameStream(pipeline: self, rho: rho, texture: texture, origin: origin, identity: zid, motion: motion, composer: composer,
                                    configuration: configuration, progress: progress)
         }
     }
@@ -138,6 +170,8 @@ public struct GeneratedFrame {
     public let face: Tensor
     /// I_3d, 3×S×S.
     public let render: Tensor
+    /// The source warped to this frame at the output size (nil without the warp composition), 3×S×S.
+    public let warped: Tensor?
     /// The driving picture of this frame (driving image or video frame), when there is one.
     public let driver: RGBImage?
 }

@@ -52,6 +52,16 @@ public enum OutputFraming: String, Codable, Sendable, CaseIterable {
     case crop
 }
 
+/// How the output face is made.
+public enum OutputComposition: String, Codable, Sendable, CaseIterable {
+    /// The source warped by the 3DMM correspondence at the output size wherever it is valid, the generator's
+    /// output (brought to the output size, colours matched) only where it is not: mouth interior,
+    /// disocclusions (issue #10). The person, hair and background stay the source's.
+    case warp
+    /// The generator's output alone, upscaled (the paper's pipeline at the model's size).
+    case generator
+}
+
 /// Per-call settings of a generation (a plain value, like ml-stable-diffusion's `Configuration`).
 public struct PipelineConfiguration: Sendable {
     /// nil: the model's own default sampler (`TGDMModelBundle.defaultSampler`).
@@ -65,19 +75,20 @@ public struct PipelineConfiguration: Sendable {
     public var framing: OutputFraming = .fullFrame
     /// Every frame of a job shares its noise (temporal stability; see `NoiseSource`).
     public var sharedNoise = true
-    /// Analysis-by-synthesis iterations when coefficients must be estimated from an image.
-    public var fitIterations = 150
-    /// Iterations for each later video frame, started from the previous frame's fit.
-    public var trackIterations = 40
+    public var composition: OutputComposition = .warp
+    /// Start sampling from the warped source (I_3d where it is not valid) noised to this fraction of the plan
+    /// (image-to-image, SDEdit; 1 = from pure noise); nil: the model's default (`TGDMModelBundle.defaultStartStrength`).
+    public var startStrength: Double?
+    /// Landmark-fit iterations for each later frame of a tracked driving video (warm-started from the previous frame).
+    public var trackIterations = 60
 
     public init() {}
 
     public func validate() throws {
         guard (1...256).contains(batchSize) else { throw PipelineError.invalidInput("batch size must be in 1...256, got \(batchSize)") }
         guard (16...2048).contains(outputSize) else { throw PipelineError.invalidInput("output size must be in 16...2048, got \(outputSize)") }
-        guard (1...10_000).contains(fitIterations), (1...10_000).contains(trackIterations) else {
-            throw PipelineError.invalidInput("fit iterations must be in 1...10000")
-        }
+        guard (1...10_000).contains(trackIterations) else { throw PipelineError.invalidInput("track iterations must be in 1...10000") }
+        if let s = startStrength, !(s > 0 && s <= 1) { throw PipelineError.invalidInput("start strength must be in (0, 1], got \(s)") }
     }
 }
 

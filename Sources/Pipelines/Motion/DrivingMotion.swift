@@ -1,4 +1,5 @@
 import Audio2Expression
+import FaceAnalysis
 import FaceModel
 import Foundation
 import Media
@@ -74,9 +75,9 @@ extension TalkingFacePipeline {
     }
 
     /// Coefficients of the frames of a driving video: from a coefficient file (one row per frame) or a sidecar
-    /// `NAME.coeffs.json`, else by tracking: the face square is found on the first frame and kept (FOMM's
-    /// preprocessing), the first frame is fitted from scratch and each later one from its predecessor.
-    /// Frames stream through: memory holds one frame and the coefficients.
+    /// `NAME.coeffs.json`, else by tracking (`SequenceEstimator`: Face Mesh tracked frame to frame, one crop for
+    /// the clip, landmark fits warm-started from the previous frame). Frames stream through: memory holds one
+    /// frame and the coefficients.
     func videoMotion(_ v: VideoDriver, configuration: PipelineConfiguration, progress: PipelineProgressHandler?) throws -> DrivingMotion {
         if let m = v.maxFrames, m < 1 { throw PipelineError.invalidInput("max frames must be positive, got \(m)") }
         let reader = try VideoReader(url: v.url)
@@ -100,19 +101,24 @@ extension TalkingFacePipeline {
                                  origin: "coefficients \(url.lastPathComponent)")
         }
         var rows: [Coefficients] = []
-        var crop: CropTransform? = nil
-        let size = analysisSize
+        var missing = 0
+        let sequence = SequenceEstimator(estimator: try portraits.estimator(), iterationsPerFrame: configuration.trackIterations)
         while let frame = try reader.nextFrame() {
-            let square = try crop ?? portraits.faceSquare(in: frame, name: "the first frame of \(v.url.lastPathComponent)", size: size)
-            crop = square
-            let image = try FaceCropper.crop(frame, transform: square).toTensor()
-            let previous = rows.last
-            rows.append(try portraits.fitCoefficients(image, initial: previous,
-                                                      iterations: previous == nil ? configuration.fitIterations : configuration.trackIterations))
-            if let p = progress, !p(.analyzing(.drivingVideo, done: rows.count, total: expected == Int.max ? rows.count : expected)) {
+            if let e = try sequence.next(frame) {
+                // Frames before the first face take its coefficients.
+                if missing > 0 { rows += Array(repeating: e.coefficients, count: missing); missing = 0 }
+                rows.append(e.coefficients)
+            } else {
+                missing += 1
+            }
+            let done = rows.count + missing
+            if let p = progress, !p(.analyzing(.drivingVideo, done: done, total: expected == Int.max ? done : expected)) {
                 throw PipelineError.cancelled
             }
-            if let m = v.maxFrames, rows.count >= m { break }
+            if let m = v.maxFrames, done >= m { break }
+        }
+        if rows.isEmpty, missing > 0 {
+            throw PipelineError.noFace("no face found in any of the \(missing) frames of \(v.url.lastPathComponent)")
         }
         guard !rows.isEmpty else { throw PipelineError.invalidInput("\(v.url.lastPathComponent) has no frames") }
         return DrivingMotion(coefficients: try Coefficients.concatenate(rows), fps: fps, audio: audio, isSequence: true, video: v,

@@ -110,6 +110,7 @@ public final class ImageFileSink: FrameSink {
             if let d = frame.driver { tiles.append(d); labels.append("driver") }
             tiles.append(try RGBImage(tensor: frame.render)); labels.append("I_3d")
             tiles.append(try RGBImage(tensor: frame.face)); labels.append("TGDM")
+            if let w = frame.warped { tiles.append(try RGBImage(tensor: w)); labels.append("warped source") }
             tiles.append(frame.output); labels.append("output")
             let h = 160   // every tile at one height, aspect kept
             let scaled = try tiles.map { try $0.resized(width: max(2, $0.width * h / $0.height), height: h) }
@@ -122,6 +123,16 @@ public final class ImageFileSink: FrameSink {
     public func cancel() {
         for u in written { try? FileManager.default.removeItem(at: u) }
     }
+}
+
+/// Hands every frame to several sinks (e.g. the result MP4 and a side-by-side MP4 from one generation).
+public final class TeeSink: FrameSink {
+    public let sinks: [FrameSink]
+    public init(_ sinks: [FrameSink]) { self.sinks = sinks }
+    public func begin(_ info: StreamInfo) throws { for s in sinks { try s.begin(info) } }
+    public func write(_ frame: GeneratedFrame) throws { for s in sinks { try s.write(frame) } }
+    public func finish() throws { for s in sinks { try s.finish() } }
+    public func cancel() { for s in sinks { s.cancel() } }
 }
 
 /// Keeps every frame in memory (tests, servers that encode themselves).

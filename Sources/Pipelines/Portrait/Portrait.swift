@@ -1,3 +1,4 @@
+import FaceAnalysis
 import FaceModel
 import Foundation
 import Media
@@ -35,20 +36,31 @@ public struct Portrait {
 }
 
 /// Turns pictures into portraits: coefficients from the caller, from a sidecar file next to the picture
-/// (`NAME.coeffs.json` or `.safetensors`, then the picture's centre square is the crop), or estimated: the
-/// face is found (Viola-Jones on OpenCV's Haar cascade), cropped FOMM-style and ρ fitted by
-/// analysis-by-synthesis (`CoefficientFitter`, the stand-in for Deep3DFaceRecon).
+/// (`NAME.coeffs.json` or `.safetensors`, then the picture's centre square is the crop), or estimated from the
+/// face found in it: MediaPipe detection and Face Mesh, a square crop framed like the renderer's camera, ρ fitted
+/// to the 468 landmarks (`LandmarkFitter`) and texture and light refined photometrically (`CoefficientEstimator`,
+/// the stand-in for Deep3DFaceRecon).
 public final class PortraitLoader {
     public let renderer: FaceRenderer
-    private var detector: FaceDetector?
+    private var loadedEstimator: CoefficientEstimator?
 
     public init(renderer: FaceRenderer) {
         self.renderer = renderer
     }
 
-    /// Loads `url` as a portrait (see the type's documentation). `analysisSize` is the crop size the fit runs at.
-    public func load(_ url: URL, coefficients: Coefficients? = nil, analysisSize: Int, fitIterations: Int,
-                     faceIndex: Int = 0) throws -> Portrait {
+    /// The landmark estimator (the analysis networks and the Face Mesh correspondence are loaded on first use).
+    public func estimator() throws -> CoefficientEstimator {
+        if let e = loadedEstimator { return e }
+        let e: CoefficientEstimator
+        do { e = try CoefficientEstimator.makeDefault(renderer: renderer) } catch {
+            throw PipelineError.model("face analysis is not available: \(error)")
+        }
+        loadedEstimator = e
+        return e
+    }
+
+    /// Loads `url` as a portrait (see the type's documentation). `analysisSize` is the crop size of a sidecar's centre square.
+    public func load(_ url: URL, coefficients: Coefficients? = nil, analysisSize: Int, faceIndex: Int = 0) throws -> Portrait {
         let frame: RGBImage
         do { frame = try RGBImage(contentsOf: url) } catch {
             throw PipelineError.invalidInput("cannot read \(url.path): \(error)")
@@ -66,35 +78,18 @@ public final class PortraitLoader {
                                 coefficients: try c.frame(0), coefficientSource: "sidecar \(side.lastPathComponent)", name: name)
             }
         }
-        return try fit(frame: frame, name: name, analysisSize: analysisSize, fitIterations: fitIterations, faceIndex: faceIndex)
+        return try estimate(frame: frame, name: name, faceIndex: faceIndex)
     }
 
-    /// Finds the face in `frame`, crops it and fits ρ to the crop.
-    public func fit(frame: RGBImage, name: String, analysisSize: Int, fitIterations: Int, faceIndex: Int = 0) throws -> Portrait {
-        let crop = try faceSquare(in: frame, name: name, size: analysisSize, faceIndex: faceIndex)
-        let image = try FaceCropper.crop(frame, transform: crop).toTensor()
-        let rho = try fitCoefficients(image, initial: nil, iterations: fitIterations)
-        return Portrait(frame: frame, crop: crop, coefficients: rho,
-                        coefficientSource: "fitted (\(fitIterations) iterations, face crop at \(Int(crop.originX)),\(Int(crop.originY)) side \(Int(crop.side)))",
-                        name: name)
-    }
-
-    /// The FOMM-style square around face number `faceIndex` (largest first), sampled at `size`.
-    public func faceSquare(in frame: RGBImage, name: String, size: Int, faceIndex: Int = 0) throws -> CropTransform {
-        if detector == nil { detector = try FaceDetector() }
-        let faces = try detector!.detect(frame).sorted { $0.box.area > $1.box.area }
-        guard !faces.isEmpty else { throw PipelineError.noFace("no face found in \(name)") }
-        guard faceIndex >= 0, faceIndex < faces.count else {
-            throw PipelineError.noFace("\(name) has \(faces.count) face(s); face index \(faceIndex) does not exist")
+    /// Finds face number `faceIndex` (largest first) in `frame` and estimates its ρ.
+    public func estimate(frame: RGBImage, name: String, faceIndex: Int = 0) throws -> Portrait {
+        let e: CoefficientEstimator.Estimate
+        do { e = try estimator().estimate(image: frame, faceIndex: faceIndex, source: name) } catch let error as FaceAnalysisError {
+            throw PipelineError.noFace("\(error)")
         }
-        return try FaceCropper.transform(for: faces[faceIndex].box, imageWidth: frame.width, imageHeight: frame.height, size: size)
-    }
-
-    /// Estimates ρ of a face crop (1×3×S×S in [-1, 1]) by analysis-by-synthesis through the differentiable renderer.
-    public func fitCoefficients(_ image: Tensor, initial: Coefficients?, iterations: Int) throws -> Coefficients {
-        var o = CoefficientFitter.Options()
-        o.iterations = iterations
-        o.size = image.size(-1)
-        return try CoefficientFitter(renderer: renderer, options: o).fit(image: image, initial: initial).coefficients
+        return Portrait(frame: frame, crop: e.transform, coefficients: e.coefficients,
+                        coefficientSource: String(format: "estimated from Face Mesh (landmark error %.2f px at %d²)", e.reprojectionError,
+                                                  e.transform.cropSize),
+                        name: name)
     }
 }

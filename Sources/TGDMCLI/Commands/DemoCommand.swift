@@ -6,9 +6,12 @@ import Pipelines
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "The whole pipeline on the bundled models and Samples/: image, video and audio+emotion driving, and face swapping.")
+        abstract: "The whole pipeline on the bundled models and Samples/: a real photo driven by an image, a video and speech with an emotion, and a face swap between two real photos.")
 
-    @Option(help: "Folder with source.png, driving.png, target.png, driving_video.mp4 (+ .coeffs.json sidecars).") var samples: String = "Samples"
+    @Option(help: "Folder with astronaut.png and grace_hopper.jpg (real photos), driving.png and driving_video.mp4 (+ .coeffs.json sidecars).")
+    var samples: String = "Samples"
+    @Option(help: "The portrait to animate (a file in the samples folder or any path).") var source: String = "astronaut.png"
+    @Option(help: "The identity put on the source's face in the swap.") var identity: String = "grace_hopper.jpg"
     @Option(help: "What the speech says (spoken by espeak-ng).")
     var text: String = "Hello! I am a talking face made by a diffusion model."
     @Option(help: "Emotion prompt for the talking part.") var emotion: String = "happy"
@@ -32,26 +35,33 @@ struct DemoCommand: ParsableCommand {
             var written: [String] = []
             func out(_ name: String) -> URL { written.append(name); return dir.appendingPathComponent(name) }
 
+            func sample(_ name: String) throws -> URL {
+                try inputURL(FileManager.default.fileExists(atPath: name) ? name : s.appendingPathComponent(name).path)
+            }
+            let source = try p.portrait(sample(self.source), configuration: config)
+            print("source \(source.name): ρ \(source.coefficientSource)")
             print("[1/4] image-driven reenactment")
-            let source = try p.portrait(inputURL(s.appendingPathComponent("source.png").path), configuration: config)
-            let driver = try p.portrait(inputURL(s.appendingPathComponent("driving.png").path), configuration: config)
+            let driver = try p.portrait(sample("driving.png"), configuration: config)
             try p.run(.reenact(source: source, driver: .image(driver)), configuration: config,
                       into: ImageFileSink(url: out("reenact.png"), grid: out("reenact_grid.png")), progress: progress)
 
             print("[2/4] video-driven reenactment (window k = 1)")
-            let video = VideoDriver(url: try inputURL(s.appendingPathComponent("driving_video.mp4").path))
+            let video = VideoDriver(url: try sample("driving_video.mp4"))
             try p.run(.reenact(source: source, driver: .video(video)), configuration: config,
-                      into: VideoFileSink(url: out("video.mp4"), layout: .sideBySide, height: 192), progress: progress)
+                      into: TeeSink([VideoFileSink(url: out("video.mp4")),
+                                     VideoFileSink(url: out("video_side_by_side.mp4"), layout: .sideBySide, height: 256)]), progress: progress)
 
             print("[3/4] audio + text emotion: \"\(emotion)\" at intensity \(intensity)")
             let wav = out("speech.wav")
             _ = try SpeechSynthesizer.synthesize(text, to: wav)
             try p.run(.reenact(source: source, driver: .speech(SpeechDriver(audio: wav, emotion: emotion, intensity: intensity))),
-                      configuration: config, into: VideoFileSink(url: out("talk.mp4"), layout: .sideBySide, height: 192), progress: progress)
+                      configuration: config, into: TeeSink([VideoFileSink(url: out("talk.mp4")),
+                                                            VideoFileSink(url: out("talk_side_by_side.mp4"), layout: .sideBySide, height: 256)]),
+                      progress: progress)
 
-            print("[4/4] face swapping")
-            let target = try p.portrait(inputURL(s.appendingPathComponent("target.png").path), configuration: config)
-            try p.run(.swap(identity: source, target: target, maskedTexture: false), configuration: config,
+            print("[4/4] face swapping: \(identity) onto \(source.name)")
+            let identityPortrait = try p.portrait(sample(identity), configuration: config)
+            try p.run(.swap(identity: identityPortrait, target: source, maskedTexture: false), configuration: config,
                       into: ImageFileSink(url: out("swap.png"), grid: out("swap_grid.png")), progress: progress)
 
             print(String(format: "done in %.0f s; wrote to %@:", Date().timeIntervalSince(start), dir.path))

@@ -41,7 +41,7 @@ struct EvalTGDMCommand: ParsableCommand {
             try runtime.apply()
             let bundle = try TGDMModelBundle.load(from: inputURL(checkpoint), weights: raw ? .raw : .ema)
             let pairs = try SyntheticPairDataset(url: inputURL(data), split: split)
-            let dataset = SyntheticTrainingPairs(source: pairs, temporalRadius: bundle.config.temporalRadius, seed: runtime.seed)
+            let dataset = try SyntheticTrainingPairs(source: pairs, model: bundle.config, seed: runtime.seed, dataset: inputURL(data))
             var config = TGDMEvaluationConfig()
             config.count = count
             var sampler = sampling.configuration(default: bundle.defaultSampler) ?? bundle.defaultSampler
@@ -81,11 +81,18 @@ struct ExportTGDMCommand: ParsableCommand {
     @Option(help: "Trainer checkpoint.") var checkpoint: String
     @Option(name: .shortAndLong, help: "Output .safetensors.") var output: String = "Models/tgdm/tgdm_synth64.safetensors"
     @Option(help: "A note stored in the metadata (e.g. what it was trained on).") var note: String?
+    @Option(help: "Default sampler steps stored in the file (default: the standard sampler's).") var steps: Int?
+    @Option(help: "Default image-to-image start strength stored in the file (the model is then sampled from the warped source).")
+    var startStrength: Double?
 
     func run() throws {
         try runReportingErrors {
-            let bytes = try TGDMModelExport.writeEMAOnly(checkpoint: inputURL(checkpoint), to: URL(fileURLWithPath: output),
-                                                        notes: note.map { ["note": $0] } ?? [:])
+            if let s = startStrength, !(s > 0 && s <= 1) { throw ValidationError("--start-strength must be in (0, 1]") }
+            if let n = steps, !(1...1000).contains(n) { throw ValidationError("--steps must be in 1...1000") }
+            var notes = note.map { ["note": $0] } ?? [:]
+            if let s = startStrength { notes["default_start_strength"] = String(s) }
+            let bytes = try TGDMModelExport.writeEMAOnly(checkpoint: inputURL(checkpoint), to: URL(fileURLWithPath: output), notes: notes,
+                                                        steps: steps)
             let bundle = try TGDMModelBundle.load(from: URL(fileURLWithPath: output))
             print(String(format: "wrote %@ (%.2f MB, %d parameters; loads with TGDMModelBundle.load)", output, Double(bytes) / 1e6, bundle.model.parameterCount))
         }

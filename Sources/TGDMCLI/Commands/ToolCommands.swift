@@ -2,6 +2,7 @@ import ArgumentParser
 import Audio2Expression
 import Benchmarks
 import FaceModel
+import FaceAnalysis
 import Foundation
 import Media
 import TGDMModel

@@ -18,7 +18,7 @@ struct TrainCommand: ParsableCommand {
 enum ModelPreset: String, ExpressibleByArgument, CaseIterable {
     case tiny32, small64, small128, paper256
 
-    func config(variant: TGDMConfig.Variant, temporalRadius: Int) -> TGDMConfig {
+    func config(variant: TGDMConfig.Variant, temporalRadius: Int, sourceWarp: Bool = false) -> TGDMConfig {
         var c: TGDMConfig
         switch self {
         case .tiny32: c = TGDMConfig(imageSize: 32, baseChannels: 32, channelMultipliers: [1, 2, 2], blocksPerStage: 1, texAttFactors: [2, 4])
@@ -29,6 +29,7 @@ enum ModelPreset: String, ExpressibleByArgument, CaseIterable {
         c.variant = variant
         c.coefficientDim = Coefficients.count
         c.temporalRadius = temporalRadius
+        c.sourceWarp = sourceWarp
         return c
     }
 }
@@ -55,6 +56,8 @@ struct TrainTGDMCommand: ParsableCommand {
     @Option(help: "reenact (source and target frames of one identity) or swap (Sec. 4.4: reconstruct a frame from its face-masked self).")
     var task: TrainingTask = .reenact
     @Option(help: "Temporal window radius k of ρ̂ (Sec. 4.2; 1 = the paper's video window, 0 = one frame).") var window: Int = 0
+    @Flag(help: "Also feed the 3DMM-warped source and its validity mask at the input (issue #10; reenact task only).") var warp = false
+    @Flag(help: "Condition on the identity embedding z_id (dlib, 128-d) as the paper's swap model does (swap task only).") var identity = false
     @Option(help: "Total optimisation steps.") var steps: Int = 2000
     @Option(help: "Batch size (the global batch: --nproc processes train on equal shards of it).") var batch: Int = 8
     @Option(help: "Learning rate (the paper: 2e-4).") var lr: Double = 2e-4
@@ -66,6 +69,8 @@ struct TrainTGDMCommand: ParsableCommand {
     @Option(help: "Stop after this many minutes of wall time (a checkpoint is written).") var maxMinutes: Double?
     @Option(help: "Run folder (checkpoint.safetensors, loss.png, samples-*.png).") var out: String = "runs/tgdm"
     @Flag(help: "Start over even if the run folder has a checkpoint.") var fresh = false
+    @Option(help: "Start a new run from this model's weights (fine-tuning; a wider input layer gets zeros for its new channels).")
+    var initFrom: String?
     @OptionGroup var runtime: RuntimeOptions
     @OptionGroup var distributed: DistributedOptions
 
@@ -75,6 +80,9 @@ struct TrainTGDMCommand: ParsableCommand {
             throw ValidationError("--steps ≥ 0, --batch in 1...4096, --lr > 0 and --ema-decay in [0, 1) are required")
         }
         guard (1...1000).contains(previewSteps) else { throw ValidationError("--preview-steps must be in 1...1000") }
+        if warp, task == .swap { throw ValidationError("--warp is for the reenact task (a swap source is the face-masked target itself)") }
+        if identity, task != .swap { throw ValidationError("--identity is for the swap task") }
+        if variant == .plain, !warp { throw ValidationError("the plain variant needs --warp (it has no other source input)") }
         guard batch % distributed.nproc == 0 else { throw ValidationError("--batch \(batch) is the global batch and must be a multiple of --nproc \(distributed.nproc)") }
     }
 
@@ -85,10 +93,13 @@ struct TrainTGDMCommand: ParsableCommand {
             let device = try distributed.trainingDevice(localRank: DistributedOptions.localRank)
             let group = try distributed.joinGroup(device: device)
             let url = try inputURL(data)
-            var modelConfig = preset.config(variant: variant, temporalRadius: window)
-            modelConfig.temporalRadius = window
+            var modelConfig = preset.config(variant: variant, temporalRadius: window, sourceWarp: warp)
+            if identity { modelConfig.identityDim = 128 }
             var isFolder: ObjCBool = false
             if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
+                guard !warp, !identity else {
+                    throw ValidationError("--warp and --identity train on the synthetic dataset for now (a prepared corpus has no warps or z_id yet)")
+                }
                 let corpus = try PreparedCorpus(url: url)
                 let dataset = try CorpusPairDataset(corpus: corpus, imageSize: modelConfig.imageSize, temporalRadius: window, seed: runtime.seed,
                                                     renderer: FaceRenderer(model: .loadDefault()), swap: task == .swap)
@@ -100,7 +111,7 @@ struct TrainTGDMCommand: ParsableCommand {
                 guard modelConfig.imageSize == pairs.size else {
                     throw ValidationError("preset \(preset.rawValue) is \(modelConfig.imageSize)² but the dataset is \(pairs.size)²")
                 }
-                let dataset = SyntheticTrainingPairs(source: pairs, temporalRadius: window, seed: runtime.seed)
+                let dataset = try SyntheticTrainingPairs(source: pairs, model: modelConfig, seed: runtime.seed, dataset: url)
                 try train(dataset, modelConfig: modelConfig, device: device, group: group, about: "synthetic")
             }
         }
@@ -115,9 +126,16 @@ struct TrainTGDMCommand: ParsableCommand {
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let model = try TGDMUNet(config: modelConfig)
-        let trainer = try TGDMTrainer(model: model, dataset: dataset, config: tc, schedule: try NoiseSchedule(.paper), outputDirectory: dir, device: device)
         let ckpt = dir.appendingPathComponent("checkpoint.safetensors")
-        if !fresh, FileManager.default.fileExists(atPath: ckpt.path) {
+        let resuming = !fresh && FileManager.default.fileExists(atPath: ckpt.path)
+        if let initFrom, !resuming {
+            let start = try model.warmStart(from: TGDMModelBundle.load(from: inputURL(initFrom)).model)
+            if main {
+                print("initialised from \(initFrom): \(start.copied.count) tensors copied, \(start.widened.count) widened (\(start.widened.joined(separator: ", "))), \(start.skipped.count) new")
+            }
+        }
+        let trainer = try TGDMTrainer(model: model, dataset: dataset, config: tc, schedule: try NoiseSchedule(.paper), outputDirectory: dir, device: device)
+        if resuming {
             try trainer.loadCheckpoint(from: ckpt)
             if main { print("resuming \(ckpt.path) at step \(trainer.step)") }
         }
@@ -126,7 +144,7 @@ struct TrainTGDMCommand: ParsableCommand {
             if main { print("data parallel: \(group.worldSize) processes, \(batch / group.worldSize) examples each per step, \(group.backend.rawValue) on \(device)") }
         }
         if main {
-            print("TGDM \(task.rawValue) \(variant.rawValue) \(modelConfig.imageSize)², window k = \(window), \(model.parameterCount) parameters, \(dataset.count) training pairs (\(about)), batch \(batch)")
+            print("TGDM \(task.rawValue) \(variant.rawValue)\(warp ? "+warp" : "")\(identity ? "+z_id" : "") \(modelConfig.imageSize)², window k = \(window), \(model.parameterCount) parameters, \(dataset.count) training pairs (\(about)), batch \(batch)")
         }
         let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
         try trainer.train(until: steps) {
@@ -162,7 +180,7 @@ struct SampleCommand: ParsableCommand {
             try runtime.apply()
             let bundle = try TGDMModelBundle.load(from: inputURL(checkpoint))
             let pairs = try SyntheticPairDataset(url: inputURL(data), split: split)
-            let ds = SyntheticTrainingPairs(source: pairs, temporalRadius: bundle.config.temporalRadius, seed: runtime.seed)
+            let ds = try SyntheticTrainingPairs(source: pairs, model: bundle.config, seed: runtime.seed, dataset: inputURL(data))
             guard count > 0, start >= 0, start < ds.count else { throw ValidationError("pairs \(start)..<\(start + count) outside 0..<\(ds.count)") }
             let n = Swift.min(count, ds.count - start)
             // Spread the pairs over the split so several identities appear.
@@ -172,12 +190,13 @@ struct SampleCommand: ParsableCommand {
             var config = sampling.configuration(default: bundle.defaultSampler) ?? bundle.defaultSampler
             config.seed = runtime.seed
             let bar = ProgressBar("sample", total: config.steps)
-            let out = try s.generate(source: batch.source, render: batch.render, coefficients: batch.coefficients, config: config) { i, _ in
+            let out = try s.generate(source: batch.source, render: batch.render, coefficients: batch.coefficients, warp: batch.warp, config: config) { i, _ in
                 bar.update(i); return stopRequested == 0
             }
             var overlays: [Tensor]? = nil
             if attention {
-                let maps = try s.attentionMaps(noisy: out, timestep: 100, source: batch.source, render: batch.render, coefficients: batch.coefficients)
+                let maps = try s.attentionMaps(noisy: out, timestep: 100, source: batch.source, render: batch.render,
+                                               coefficients: batch.coefficients, warp: batch.warp)
                 guard let o = try AttentionOverlay.centreQuery(maps: maps, sources: batch.source) else {
                     throw ValidationError("this model has no TexAtt attention (variant \(bundle.config.variant.rawValue))")
                 }

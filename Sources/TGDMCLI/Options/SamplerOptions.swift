@@ -8,6 +8,7 @@ import Torch
 extension SamplerConfiguration.Kind: ExpressibleByArgument {}
 extension TGDMConfig.Variant: ExpressibleByArgument {}
 extension OutputFraming: ExpressibleByArgument {}
+extension OutputComposition: ExpressibleByArgument {}
 
 /// The sampler flags of every command that samples TGDM. Flags left out keep the model's own default sampler
 /// (stored in the model file; DDIM 50 steps, η = 1 for the bundled model).
@@ -42,12 +43,17 @@ struct GenerationOptions: ParsableArguments {
     @Option(help: "Side of the output face crop in pixels.") var size: Int = 256
     @Flag(help: "Return the face crop instead of the whole picture with the face pasted back.") var cropOnly = false
     @Option(help: "Which face when a picture has several (0 = the largest).") var faceIndex: Int = 0
+    @Option(help: "warp: the source warped by the 3DMM where it is valid, the generator elsewhere; generator: the generator alone.")
+    var composition: OutputComposition = .warp
+    @Option(help: "Start from the warped source noised to this fraction of the sampler's steps (0–1; default: the model's).")
+    var strength: Double?
     @OptionGroup var runtime: RuntimeOptions
 
     func validate() throws {
         guard (1...256).contains(batch) else { throw ValidationError("--batch must be in 1...256") }
         guard (16...2048).contains(size) else { throw ValidationError("--size must be in 16...2048") }
         guard faceIndex >= 0 else { throw ValidationError("--face-index must be ≥ 0") }
+        if let s = strength, !(s > 0 && s <= 1) { throw ValidationError("--strength must be in (0, 1]") }
     }
 
     func makePipeline() throws -> TalkingFacePipeline {
@@ -62,6 +68,8 @@ struct GenerationOptions: ParsableArguments {
         c.batchSize = batch
         c.outputSize = size
         c.framing = cropOnly ? .crop : .fullFrame
+        c.composition = composition
+        c.startStrength = strength
         return c
     }
 }

@@ -14,7 +14,8 @@ extension ModelFile {
 ///
 /// Metadata keys: `model_config` (TGDMConfig JSON, required), `noise_schedule` (NoiseSchedule.Linear JSON;
 /// absent = the paper's T = 1000 linear schedule), `default_sampler` (SamplerConfiguration JSON; absent =
-/// `TGDMModelBundle.standardSampler`), `format`.
+/// `TGDMModelBundle.standardSampler`), `default_start_strength` (image-to-image start from the warped source;
+/// absent = from pure noise), `format`.
 public struct TGDMModelBundle {
     public enum Weights: String, Sendable { case ema, raw }
 
@@ -22,6 +23,8 @@ public struct TGDMModelBundle {
     public let schedule: NoiseSchedule
     /// How this model is sampled unless the caller says otherwise.
     public let defaultSampler: SamplerConfiguration
+    /// Image-to-image start strength the model is meant to be used with (nil: sample from pure noise).
+    public var defaultStartStrength: Double? { metadata["default_start_strength"].flatMap(Double.init) }
     /// The file's metadata (with `step` also for trainer checkpoints, where it is a tensor).
     public let metadata: [String: String]
     public var config: TGDMConfig { model.config }
@@ -65,6 +68,7 @@ public struct TGDMModelBundle {
         for (k, v) in model.stateDict() { tensors["ema.\(k)"] = try v.detach().to(.cpu).to(.float32).contiguous() }
         var metadata = extra
         for (k, v) in try Self.describing(config: config, schedule: schedule, sampler: defaultSampler) { metadata[k] = v }
+        if metadata["default_start_strength"] == nil, let s = defaultStartStrength { metadata["default_start_strength"] = String(s) }
         metadata["format"] = TGDMModelExport.format
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Safetensors.save(tensors, metadata: metadata, to: url)
@@ -107,5 +111,43 @@ public struct TGDMModelBundle {
         var m = ["model_config": try encode(config), "default_sampler": try encode(sampler)]
         if let linear = schedule.linear { m["noise_schedule"] = try encode(linear) }
         return m
+    }
+}
+
+extension TGDMUNet {
+    /// What `warmStart(from:)` did.
+    public struct WarmStart: Sendable {
+        public var copied: [String] = []
+        /// Parameters copied into the first input channels of a wider input convolution (new channels zero).
+        public var widened: [String] = []
+        /// Parameters of this model the other one does not have, or has with another shape: left as initialised.
+        public var skipped: [String] = []
+    }
+
+    /// Starts from another model's weights (fine-tuning): every parameter with the same path and shape is
+    /// copied; a wider input convolution (e.g. a `sourceWarp` model started from one without the warp input)
+    /// takes the other's weights for its first channels and zeros for the new ones, so at the first step the
+    /// new model computes exactly what the old one did and learns to use the new inputs.
+    @discardableResult
+    public func warmStart(from other: TGDMUNet) throws -> WarmStart {
+        let theirs = other.stateDict()
+        var mine = stateDict()
+        var report = WarmStart()
+        for (name, value) in mine.sorted(by: { $0.key < $1.key }) {
+            guard let source = theirs[name] else { report.skipped.append(name); continue }
+            if source.shape == value.shape {
+                mine[name] = source
+                report.copied.append(name)
+            } else if value.rank == 4, source.rank == 4, value.size(0) == source.size(0), value.size(1) > source.size(1),
+                      Array(value.shape.dropFirst(2)) == Array(source.shape.dropFirst(2)) {
+                let extra = try Tensor.zeros([value.size(0), value.size(1) - source.size(1)] + Array(value.shape.dropFirst(2)))
+                mine[name] = try Tensor.cat([source.to(value.dtype), extra], dim: 1)
+                report.widened.append(name)
+            } else {
+                report.skipped.append(name)
+            }
+        }
+        try load(mine, strict: true)
+        return report
     }
 }

@@ -9,8 +9,13 @@ public enum TGDMModelExport {
 
     /// Writes the stripped file; returns its size in bytes. `notes` go into the metadata.
     @discardableResult
-    public static func writeEMAOnly(checkpoint: URL, to output: URL, notes: [String: String] = [:]) throws -> Int {
-        let bundle = try TGDMModelBundle.load(from: checkpoint, weights: .ema)   // it must hold a complete, loadable EMA
+    public static func writeEMAOnly(checkpoint: URL, to output: URL, notes: [String: String] = [:], steps: Int? = nil) throws -> Int {
+        var bundle = try TGDMModelBundle.load(from: checkpoint, weights: .ema)   // it must hold a complete, loadable EMA
+        if let steps {
+            var sampler = bundle.defaultSampler
+            sampler.steps = steps
+            bundle = TGDMModelBundle(model: bundle.model, schedule: bundle.schedule, defaultSampler: sampler, metadata: bundle.metadata)
+        }
         var metadata = notes
         for key in ["training_config", "step"] { if let v = bundle.metadata[key] { metadata[key] = v } }
         try bundle.save(to: output, metadata: metadata)

@@ -30,6 +30,9 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
         case featureConcat
         /// "w/o I_3d": TexAtt, but no rendered face at the input; geometry only through ρ̂.
         case noRender
+        /// No source branch at all: the source reaches the network only as the 3DMM-warped source at the
+        /// input (`sourceWarp`), the warp-only row of the issue-#10 ablation.
+        case plain
     }
 
     /// Training/sampling resolution (square). Inputs may be any size divisible by `downsampleFactor`.
@@ -51,6 +54,14 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
     /// Radius k of the temporal window of Sec. 4.2: ρ̂ of frames i−k…i+k is the AdaIN condition of frame i
     /// (k = 1 in the paper for video driving; 0 reads the frame alone). I_3d is always the centre frame.
     public var temporalRadius: Int
+    /// The source warped to the target by the 3DMM correspondence (`FaceWarpField`) and its validity mask are
+    /// concatenated at the input beside I_3d (4 more channels), so the network copies what the warp got right
+    /// and invents only what the source does not show (issue #10).
+    public var sourceWarp: Bool
+    /// Length of the identity embedding z_id of the face-swapping paradigm (Sec. 4.4, Fig. 4), added to the
+    /// AdaIN condition as Linear(z_id); 0 for reenactment models. The paper's expert is CurricularFace; here
+    /// the dlib 128-d face-recognition embedding stands in.
+    public var identityDim: Int
     /// Upper bound on GroupNorm groups (the largest divisor of the channel count up to this is used).
     public var normGroups: Int
     public var dropout: Double
@@ -62,7 +73,7 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
     public init(imageSize: Int = 256, imageChannels: Int = 3, baseChannels: Int = 128, channelMultipliers: [Int] = [1, 1, 2, 3, 4],
                 blocksPerStage: Int = 2, texAttFactors: [Int] = [8, 16], textureEncoderBlocks: Int = 1, coefficientDim: Int = 261,
                 normGroups: Int = 32, dropout: Double = 0, attentionScaled: Bool = true, variant: Variant = .texAtt,
-                temporalRadius: Int = 0) {
+                temporalRadius: Int = 0, sourceWarp: Bool = false, identityDim: Int = 0) {
         self.imageSize = imageSize
         self.imageChannels = imageChannels
         self.baseChannels = baseChannels
@@ -76,14 +87,16 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
         self.attentionScaled = attentionScaled
         self.variant = variant
         self.temporalRadius = temporalRadius
+        self.sourceWarp = sourceWarp
+        self.identityDim = identityDim
     }
 
     enum CodingKeys: String, CodingKey {
         case imageSize, imageChannels, baseChannels, channelMultipliers, blocksPerStage, texAttFactors, textureEncoderBlocks
-        case coefficientDim, temporalRadius, normGroups, dropout, attentionScaled, variant
+        case coefficientDim, temporalRadius, sourceWarp, identityDim, normGroups, dropout, attentionScaled, variant
     }
 
-    /// Decodes configs written before `temporalRadius` existed (those models read one frame: k = 0).
+    /// Decodes configs written before `temporalRadius`, `sourceWarp` and `identityDim` existed (k = 0, no warp, no z_id).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         imageSize = try c.decode(Int.self, forKey: .imageSize)
@@ -95,6 +108,8 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
         textureEncoderBlocks = try c.decode(Int.self, forKey: .textureEncoderBlocks)
         coefficientDim = try c.decode(Int.self, forKey: .coefficientDim)
         temporalRadius = try c.decodeIfPresent(Int.self, forKey: .temporalRadius) ?? 0
+        sourceWarp = try c.decodeIfPresent(Bool.self, forKey: .sourceWarp) ?? false
+        identityDim = try c.decodeIfPresent(Int.self, forKey: .identityDim) ?? 0
         normGroups = try c.decode(Int.self, forKey: .normGroups)
         dropout = try c.decode(Double.self, forKey: .dropout)
         attentionScaled = try c.decode(Bool.self, forKey: .attentionScaled)
@@ -121,13 +136,14 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
     /// Width of the coefficient input of C = Linear(ρ̂) + Linear(t): one frame or the flattened window.
     public var conditionInputDim: Int { coefficientDim * windowFrames }
     /// UNet levels (0 = full resolution) that carry TexAtt / feature-concat fusion.
-    public var fusionLevels: [Int] { variant == .imageConcat ? [] : texAttFactors.map { $0.trailingZeroBitCount }.sorted() }
-    public var usesTextureEncoder: Bool { variant != .imageConcat }
+    public var fusionLevels: [Int] { usesTextureEncoder ? texAttFactors.map { $0.trailingZeroBitCount }.sorted() : [] }
+    public var usesTextureEncoder: Bool { variant != .imageConcat && variant != .plain }
     public var usesRender: Bool { variant != .noRender }
 
-    /// Channels entering the first convolution: Z_t, plus I_3d, plus the source image for `.imageConcat`.
+    /// Channels entering the first convolution: Z_t, plus I_3d, plus the source image for `.imageConcat`,
+    /// plus the warped source and its mask with `sourceWarp`.
     public var inputChannels: Int {
-        imageChannels * (1 + (usesRender ? 1 : 0) + (variant == .imageConcat ? 1 : 0))
+        imageChannels * (1 + (usesRender ? 1 : 0) + (variant == .imageConcat ? 1 : 0)) + (sourceWarp ? imageChannels + 1 : 0)
     }
 
     public func validate() throws {
@@ -145,9 +161,11 @@ public struct TGDMConfig: Codable, Equatable, Sendable {
         }
         guard coefficientDim >= 1, coefficientDim <= 100_000 else { throw fail("coefficientDim \(coefficientDim) out of range") }
         guard (0...8).contains(temporalRadius) else { throw fail("temporalRadius \(temporalRadius) must be in 0...8") }
+        guard (0...4096).contains(identityDim) else { throw fail("identityDim \(identityDim) must be in 0...4096") }
         guard normGroups >= 1 else { throw fail("normGroups must be positive") }
         guard dropout >= 0, dropout < 1 else { throw fail("dropout \(dropout) must be in [0, 1)") }
-        if variant != .imageConcat {
+        if variant == .plain, !sourceWarp { throw fail("the plain variant needs sourceWarp (it has no other source input)") }
+        if usesTextureEncoder {
             guard !texAttFactors.isEmpty else { throw fail("\(variant) needs at least one texAttFactor") }
             guard Set(texAttFactors).count == texAttFactors.count else { throw fail("texAttFactors \(texAttFactors) repeat") }
             for f in texAttFactors {

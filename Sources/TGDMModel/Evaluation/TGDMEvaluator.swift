@@ -164,7 +164,8 @@ public final class TGDMEvaluator {
             var samplerConfig = baseSampler
             samplerConfig.seed = baseSampler.seed &+ UInt64(b)
             let out = try sampler.generate(source: batch.source, render: model.config.usesRender ? batch.render : nil,
-                                           coefficients: batch.coefficients, config: samplerConfig).to(.cpu)
+                                           coefficients: batch.coefficients, warp: batch.warp, identity: batch.identity,
+                                           config: samplerConfig).to(.cpu)
             for i in 0..<batchIndices.count {
                 source.append(try batch.source.select(0, i)); render.append(try batch.render.select(0, i))
                 generated.append(try out.select(0, i)); target.append(try batch.target.select(0, i))

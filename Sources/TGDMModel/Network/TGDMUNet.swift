@@ -69,8 +69,10 @@ public struct TGDMConditioning {
     public let source: SourceFeatures
     /// I_3d, [B, C, H, W]; nil for the `.noRender` variant.
     public let render: Tensor?
-    /// Linear(ρ̂), [B, timeEmbeddingDim].
+    /// Linear(ρ̂) (+ Linear(z_id) for swap models), [B, timeEmbeddingDim].
     public let coefficientEmbedding: Tensor
+    /// The warped source and its validity mask, [B, C + 1, H, W], for `sourceWarp` models.
+    public let warp: Tensor?
     public var batch: Int { coefficientEmbedding.size(0) }
     public var spatial: (Int, Int) { source.spatial }
 }
@@ -106,7 +108,8 @@ public final class TGDMUNet: Module {
         let g = generator
         let cdim = config.timeEmbeddingDim
         let fusionLevels = Set(config.fusionLevels)
-        condition = try ConditionEmbedding(sinusoidDim: config.baseChannels, coefficientDim: config.conditionInputDim, embeddingDim: cdim, generator: g)
+        condition = try ConditionEmbedding(sinusoidDim: config.baseChannels, coefficientDim: config.conditionInputDim, embeddingDim: cdim,
+                                           identityDim: config.identityDim, generator: g)
         inputConv = try Conv2d(config.inputChannels, config.channels(level: 0), kernel: 3, generator: g)
         textureEncoder = config.usesTextureEncoder ? try TextureEncoder(config: config, generator: g) : nil
 
@@ -195,7 +198,10 @@ public final class TGDMUNet: Module {
     ///   - source: `encodeSource` of one image (shared by the batch) or of B images.
     ///   - render: I_3d [B, C, H, W] (ignored by `.noRender`, required otherwise).
     ///   - coefficients: ρ̂ [B, conditionInputDim]: one frame, or the flattened window of `temporalRadius`.
-    public func prepare(source: SourceFeatures, render: Tensor?, coefficients: Tensor) throws -> TGDMConditioning {
+    ///   - warp: the warped source and its mask [B, C + 1, H, W] (required by `sourceWarp` models, ignored otherwise).
+    ///   - identity: z_id [B or 1, identityDim] (required by swap models with `identityDim` > 0, ignored otherwise).
+    public func prepare(source: SourceFeatures, render: Tensor?, coefficients: Tensor, warp: Tensor? = nil,
+                        identity: Tensor? = nil) throws -> TGDMConditioning {
         let d = config.conditionInputDim
         guard coefficients.rank == 2, coefficients.size(1) == d, coefficients.size(0) >= 1 else {
             throw TGDMError.invalidInput("coefficients must be [B, \(d)]\(config.temporalRadius > 0 ? " (a window of \(config.windowFrames) frames × \(config.coefficientDim))" : ""), got \(coefficients.shape)")
@@ -215,21 +221,42 @@ public final class TGDMUNet: Module {
             try checkFinite(render, "rendered face")
             rendered = render
         }
-        return TGDMConditioning(source: source, render: rendered, coefficientEmbedding: try condition.coefficients(coefficients))
+        var warped: Tensor? = nil
+        if config.sourceWarp {
+            guard let warp else { throw TGDMError.invalidInput("this model reads the warped source: pass it with its mask") }
+            guard warp.rank == 4, warp.shape == [b, config.imageChannels + 1, source.spatial.0, source.spatial.1] else {
+                throw TGDMError.invalidInput("warped source must be [\(b), \(config.imageChannels + 1), \(source.spatial.0), \(source.spatial.1)], got \(warp.shape)")
+            }
+            try checkFinite(warp, "warped source")
+            warped = warp
+        }
+        var embedding = try condition.coefficients(coefficients)
+        if let identityLayer = condition.identity {
+            guard let identity else { throw TGDMError.invalidInput("this swap model reads an identity embedding z_id") }
+            guard identity.rank == 2, identity.size(1) == config.identityDim, identity.size(0) == b || identity.size(0) == 1 else {
+                throw TGDMError.invalidInput("identity embedding must be [\(b) or 1, \(config.identityDim)], got \(identity.shape)")
+            }
+            try checkFinite(identity, "identity embedding")
+            embedding = try embedding + identityLayer(identity)
+        }
+        return TGDMConditioning(source: source, render: rendered, coefficientEmbedding: embedding, warp: warped)
     }
 
     // MARK: forward
 
     /// ε_θ for one batch. `render` (I_3d) is required unless the variant is `.noRender` (where it is ignored).
-    public func callAsFunction(noisy: Tensor, timesteps: Tensor, source: Tensor, render: Tensor?, coefficients: Tensor) throws -> Tensor {
-        try predictNoise(noisy: noisy, timesteps: timesteps, source: encodeSource(source), render: render, coefficients: coefficients).noise
+    public func callAsFunction(noisy: Tensor, timesteps: Tensor, source: Tensor, render: Tensor?, coefficients: Tensor,
+                               warp: Tensor? = nil, identity: Tensor? = nil) throws -> Tensor {
+        try predictNoise(noisy: noisy, timesteps: timesteps, source: encodeSource(source), render: render, coefficients: coefficients,
+                         warp: warp, identity: identity).noise
     }
 
     /// Validates and prepares the conditions, then predicts (the training path: conditions change every call).
     public func predictNoise(noisy: Tensor, timesteps: Tensor, source: SourceFeatures, render: Tensor?, coefficients: Tensor,
-                             returnAttention: Bool = false) throws -> TGDMOutput {
+                             warp: Tensor? = nil, identity: Tensor? = nil, returnAttention: Bool = false) throws -> TGDMOutput {
         try predictNoise(noisy: noisy, timesteps: timesteps,
-                         conditioning: prepare(source: source, render: render, coefficients: coefficients), returnAttention: returnAttention)
+                         conditioning: prepare(source: source, render: render, coefficients: coefficients, warp: warp, identity: identity),
+                         returnAttention: returnAttention)
     }
 
     /// ε_θ(Z_t, F_s, I_3d, ρ̂, t) with prepared conditions. `timesteps` holds B values or one shared by the
@@ -250,6 +277,7 @@ public final class TGDMUNet: Module {
         if config.variant == .imageConcat, let image = source.image {
             inputs.append(image.size(0) == b ? image : try image.expand([b] + image.shape.dropFirst()))
         }
+        if let warp = cond.warp { inputs.append(warp) }
 
         let c = try condition.timeEmbedding(timesteps) + cond.coefficientEmbedding
         var attention: [String: Tensor] = [:]

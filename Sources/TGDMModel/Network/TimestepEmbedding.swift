@@ -11,20 +11,24 @@ public func sinusoidalEmbedding(_ timesteps: Tensor, dim: Int) throws -> Tensor 
     return try Tensor.cat([args.cos(), args.sin()], dim: 1)
 }
 
-/// The condition C = Linear(ρ̂) + Linear(emb(t)) of Sec. 4.3, injected by AdaIN in every residual block.
-/// The time branch is DDPM's two-layer MLP over the sinusoidal features.
+/// The condition C = Linear(ρ̂) + Linear(emb(t)) of Sec. 4.3, injected by AdaIN in every residual block;
+/// swap models add Linear(z_id) (Sec. 4.4). The time branch is DDPM's two-layer MLP over the sinusoidal features.
 public final class ConditionEmbedding: Module {
     public let time1: Linear
     public let time2: Linear
     public let coefficients: Linear
+    /// Linear(z_id), zero-initialised so a model fine-tuned from a reenactment model starts where that one was.
+    public let identity: Linear?
     let sinusoidDim: Int
 
-    public init(sinusoidDim: Int, coefficientDim: Int, embeddingDim: Int, generator: Generator? = nil) throws {
+    public init(sinusoidDim: Int, coefficientDim: Int, embeddingDim: Int, identityDim: Int = 0, generator: Generator? = nil) throws {
         time1 = try Linear(sinusoidDim, embeddingDim, generator: generator)
         time2 = try Linear(embeddingDim, embeddingDim, generator: generator)
         coefficients = try Linear(coefficientDim, embeddingDim, generator: generator)
+        identity = identityDim > 0 ? try Linear(identityDim, embeddingDim, generator: generator) : nil
         self.sinusoidDim = sinusoidDim
         super.init()
+        try identity?.zeroInit()
     }
 
     /// timesteps [B] (int or float), coefficients [B, coefficientDim] -> C [B, embeddingDim].

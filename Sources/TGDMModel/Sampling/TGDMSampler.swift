@@ -41,21 +41,24 @@ public struct TGDMSampler {
     /// Validates and prepares the conditions, then samples. Images [B, C, H, W] in [-1, 1] (the source may be a
     /// single image shared by the batch); `render` may be nil only for the `.noRender` variant; coefficients
     /// [B, conditionInputDim].
-    public func generate(source: Tensor, render: Tensor?, coefficients: Tensor, config: SamplerConfiguration,
-                         progress: DiffusionSampler.Progress? = nil) throws -> Tensor {
+    public func generate(source: Tensor, render: Tensor?, coefficients: Tensor, warp: Tensor? = nil, identity: Tensor? = nil,
+                         config: SamplerConfiguration,
+                         start: SamplingStart = .noise, progress: DiffusionSampler.Progress? = nil) throws -> Tensor {
         let device = model.device
         let conditioning = try Torch.noGrad {
-            try model.prepare(source: model.encodeSource(source.to(device)), render: render?.to(device), coefficients: coefficients.to(device))
+            try model.prepare(source: model.encodeSource(source.to(device)), render: render?.to(device), coefficients: coefficients.to(device),
+                              warp: warp?.to(device), identity: identity?.to(device))
         }
-        return try generate(conditioning: conditioning, configuration: config, progress: progress)
+        return try generate(conditioning: conditioning, configuration: config, start: start, progress: progress)
     }
 
     /// The TexAtt attention maps (Fig. 7) of one denoiser evaluation at timestep `t` on x_t, keyed by module path.
-    public func attentionMaps(noisy: Tensor, timestep: Int, source: Tensor, render: Tensor?, coefficients: Tensor) throws -> [String: Tensor] {
+    public func attentionMaps(noisy: Tensor, timestep: Int, source: Tensor, render: Tensor?, coefficients: Tensor,
+                              warp: Tensor? = nil) throws -> [String: Tensor] {
         try Torch.noGrad {
             let ts = try Tensor.full([1], Double(timestep), dtype: .int64)
             return try model.predictNoise(noisy: noisy, timesteps: ts, source: model.encodeSource(source), render: render,
-                                          coefficients: coefficients, returnAttention: true).attention
+                                          coefficients: coefficients, warp: warp, returnAttention: true).attention
         }
     }
 }

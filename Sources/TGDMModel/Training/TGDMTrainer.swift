@@ -114,7 +114,8 @@ public final class TGDMTrainer<Dataset: PairDataset> {
 
         try optimizer.zeroGrad()
         let prediction = try model.predictNoise(noisy: noisy, timesteps: timesteps.to(device), source: model.encodeSource(batch.source),
-                                                render: batch.render, coefficients: batch.coefficients).noise
+                                                render: batch.render, coefficients: batch.coefficients, warp: batch.warp,
+                                                identity: batch.identity).noise
         let terms = try loss(predictedNoise: prediction, noise: noise, noisy: noisy, target: batch.target, timesteps: timesteps)
         try terms.total.backward()
         let norm = try clipGradNorm(model.parameters(), maxNorm: config.gradientClip)
@@ -150,7 +151,8 @@ public final class TGDMTrainer<Dataset: PairDataset> {
 
         try optimizer.zeroGrad()
         let prediction = try model.predictNoise(noisy: noisy, timesteps: timesteps.to(device), source: model.encodeSource(batch.source),
-                                                render: batch.render, coefficients: batch.coefficients).noise
+                                                render: batch.render, coefficients: batch.coefficients, warp: batch.warp,
+                                                identity: batch.identity).noise
         let terms = try loss(predictedNoise: prediction, noise: noise, noisy: noisy, target: batch.target, timesteps: timesteps, observeGate: false)
         try terms.total.backward()
         // Equal shards: the mean of the ranks' means is the global batch's mean.
@@ -310,7 +312,8 @@ public final class TGDMTrainer<Dataset: PairDataset> {
         } else {
             sampler = TGDMSampler(model: model, schedule: schedule)
         }
-        let generated = try sampler.generate(source: batch.source, render: batch.render, coefficients: batch.coefficients, config: config.preview)
+        let generated = try sampler.generate(source: batch.source, render: batch.render, coefficients: batch.coefficients, warp: batch.warp,
+                                             identity: batch.identity, config: config.preview)
         var tiles: [Tensor] = [], labels: [String] = []
         for i in 0..<count {
             tiles += [try batch.source.select(0, i), try batch.render.select(0, i), try generated.select(0, i).to(.cpu), try batch.target.select(0, i)]

@@ -18,6 +18,11 @@ public final class Linear: Module, UnaryLayer {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try F.linear(x, weight, bias) }
+
+    /// Sets weight and bias to zero (for layers whose contribution must start at nothing).
+    public func zeroInit() throws {
+        try Torch.noGrad { try weight.zero_(); try bias?.zero_() }
+    }
 }
 
 public final class GroupNorm: Module, UnaryLayer {

@@ -1,3 +1,4 @@
+import FaceAnalysis
 import Foundation
 import Media
 import Torch
@@ -42,5 +43,26 @@ public enum IdentityBenchmark {
         let chips = [RGBImage](repeating: chip, count: batch)
         t.networkBatchedMs = try median { _ = try encoder.embeddings(chips: chips) } / Double(batch)
         return t
+    }
+
+    /// The timings on the first photo's largest face (BlazeFace box), and the pairwise identity distances of
+    /// every photo's largest face (the same person below 0.6).
+    public static func run(photos: [URL], repeats: Int, log: (String) -> Void) throws {
+        guard let first = photos.first else { throw FaceIdentityError.invalidInput("no photos to measure (run from the repository)") }
+        let encoder = try FaceIdentityEncoder.pretrained()
+        let analyzer = try FaceAnalyzer(withIris: false)
+        var embeddings: [(String, [Float])] = []
+        for url in photos {
+            let image = try RGBImage(contentsOf: url)
+            let faces = try analyzer.detect(image)
+            for (k, face) in faces.enumerated() {
+                if url == first && k == 0 { log("identity timing (\(url.lastPathComponent)): \(try run(encoder: encoder, image: image, box: face.box, repeats: repeats))") }
+                embeddings.append(("\(url.deletingPathExtension().lastPathComponent)#\(k)", try encoder.embedding(of: image, box: face.box)))
+            }
+        }
+        log("identity distances (dlib, same person < 0.6): " + embeddings.map(\.0).joined(separator: ", "))
+        for (name, e) in embeddings {
+            log("  \(name): " + (try embeddings.map { String(format: "%.3f", try FaceIdentityEncoder.distance(e, $0.1)) }).joined(separator: " "))
+        }
     }
 }

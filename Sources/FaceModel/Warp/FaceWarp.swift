@@ -1,0 +1,320 @@
+import Foundation
+import Torch
+
+/// A dense backward correspondence from target pixels to source pixels, derived from two sets of 3DMM
+/// coefficients (issue #10, in the spirit of PIRenderer's 3DMM-guided flow): for each target frame ρ̂ and the
+/// source ρ_s, where in the source crop every pixel of the target crop comes from, and whether that source
+/// point can be trusted.
+public struct FaceWarpField {
+    /// Side of the (square) crops the field is expressed in.
+    public let size: Int
+    /// N×S×S×2: the source point (x, y) of every target pixel, in source crop pixels (pixel edges at integers).
+    public let sourcePoints: Tensor
+    /// N×1×S×S: 1 where the warped source is trustworthy; 0 where the target shows something the source does
+    /// not (a surface hidden in the source: mouth interior behind closed lips, the far cheek; background the head
+    /// covered in the source; points outside the source crop).
+    public let valid: Tensor
+    /// N×1×S×S: 1 where the target face (the rendered ρ̂) covers the pixel.
+    public let face: Tensor
+    /// N×1×S×S: the target's mouth interior (teeth, tongue, cavity).
+    public let mouth: Tensor
+    /// N×1×S×S: the inner face — the face below the brows (the forehead often hides under hair or a hat, so a
+    /// face swap takes only this part from the identity).
+    public let inner: Tensor
+
+    public var batch: Int { sourcePoints.size(0) }
+
+    /// The `grid` of `F.gridSample` (normalised to [-1, 1], align_corners = false): resolution independent,
+    /// so a source image of any size can be sampled with it.
+    public func samplingGrid() throws -> Tensor { try sourcePoints * (2.0 / Double(size)) - 1.0 }
+
+    /// Warps `source` (1×C×h×w or N×C×h×w, the source crop at any resolution) to N×C×S×S.
+    public func warp(_ source: Tensor) throws -> Tensor {
+        let s = source.size(0) == batch ? source : try source.expand([batch] + source.shape.dropFirst())
+        return try F.gridSample(s, grid: samplingGrid(), padding: .border)
+    }
+
+    /// The field at another resolution (points rescaled, masks resampled).
+    public func resized(to newSize: Int) throws -> FaceWarpField {
+        guard newSize != size else { return self }
+        let points = try F.interpolate(sourcePoints.permute(0, 3, 1, 2), size: (newSize, newSize), mode: .bilinear(alignCorners: false))
+            .permute(0, 2, 3, 1).contiguous() * (Double(newSize) / Double(size))
+        func mask(_ m: Tensor) throws -> Tensor {
+            try F.interpolate(m, size: (newSize, newSize), mode: .bilinear(alignCorners: false)).gt(0.5).to(.float32)
+        }
+        return FaceWarpField(size: newSize, sourcePoints: points, valid: try mask(valid), face: try mask(face), mouth: try mask(mouth),
+                             inner: try mask(inner))
+    }
+}
+
+/// Computes `FaceWarpField`s from coefficients with the morphable model.
+///
+/// Inside the target face, every pixel's surface point is found by rasterizing ρ̂ (triangle + perspective-correct
+/// barycentrics); the same triangle and barycentrics on the source mesh (ρ_s, posed) give the 3-D source point,
+/// projected into the source crop. The source z-buffer decides visibility. Outside the face (hair, ears, neck,
+/// background), the motion is extrapolated: the head's rigid motion on a plane through the head, plus the face's
+/// non-rigid residual spread smoothly outwards, both fading to zero with the distance from the face so the
+/// background stays still. The camera is the renderer's (Deep3DFaceRecon, scaled to the crop).
+public final class FaceWarper: @unchecked Sendable {
+    public let model: MorphableModel
+    let renderer: FaceRenderer
+    /// Triangles of the mouth interior (teeth, tongue, cavity: neither skin nor eyeball).
+    let mouthTriangles: [Bool]
+    /// Triangles of the forehead: above the brows (iBUG landmarks 17–26) on the mean face, by more than 5% of the
+    /// brow-to-chin height.
+    let foreheadTriangles: [Bool]
+
+    public struct Options: Sendable {
+        /// Depth tolerance of the visibility test, in model units (decimetres for the default model).
+        public var depthTolerance: Float = 0.06
+        /// Outside the face the motion fades from full to zero between these distances (fractions of the side).
+        public var fadeStart = 0.06
+        public var fadeEnd = 0.22
+        /// The face's non-rigid residual decays with this length (fraction of the side) outside the face.
+        public var residualDecay = 0.06
+        public init() {}
+    }
+    public var options = Options()
+
+    public init(model: MorphableModel) throws {
+        self.model = model
+        renderer = try FaceRenderer(model: model, options: RenderOptions(background: -1, renderGaze: false))
+        var interior = [Bool](repeating: false, count: model.vertexCount)
+        if let skin = model.skinMask {
+            let s = try skin.floats()
+            var eyes = Set<Int>()
+            for e in [model.leftEyeVertices, model.rightEyeVertices].compactMap({ $0 }) { eyes.formUnion(try e.toArray(Int64.self).map { Int($0) }) }
+            for v in 0..<model.vertexCount where s[v] < 0.5 && !eyes.contains(v) { interior[v] = true }
+        }
+        let tri = model.triangleIndices
+        mouthTriangles = (0..<(tri.count / 3)).map { t in (0..<3).contains { interior[Int(tri[3 * t + $0])] } }
+        let mean = try model.meanShape.floats(), landmarks = try model.landmarkIndices.toArray(Int64.self).map { Int($0) }
+        let browY = (17...26).map { mean[3 * landmarks[$0] + 1] }.reduce(0, +) / 10, chinY = mean[3 * landmarks[8] + 1]
+        let limit = browY + 0.05 * (browY - chinY)
+        foreheadTriangles = (0..<(tri.count / 3)).map { t in (0..<3).contains { mean[3 * Int(tri[3 * t + $0]) + 1] > limit } }
+    }
+
+    /// The source side of a warp, prepared once per job: its posed mesh and its z-buffer at one size.
+    public struct Source: @unchecked Sendable {
+        public let size: Int
+        let vertices: [Float]
+        let raster: Rasterization
+        let pose: [Float]
+    }
+
+    public func prepare(source: Coefficients, size: Int) throws -> Source {
+        guard FaceRenderer.sizeRange.contains(size) else { throw FaceModelError.invalidArgument("warp size \(size) outside \(FaceRenderer.sizeRange)") }
+        let src = try Torch.noGrad { try renderer.geometry(source.frame(0), camera: .deep3DFaceRecon(size: size)) }
+        let raster = try Rasterizer.rasterize(pixels: src.projected.contiguous().floats(), depth: src.depth.contiguous().floats(),
+                                              triangles: model.triangleIndices, width: size, height: size)
+        return Source(size: size, vertices: try src.vertices.contiguous().floats(), raster: raster, pose: try source.frame(0).pose.floats())
+    }
+
+    public func field(source: Coefficients, target: Coefficients, size: Int) throws -> FaceWarpField {
+        try field(source: prepare(source: source, size: size), target: target)
+    }
+
+    public func field(source: Source, target: Coefficients) throws -> FaceWarpField {
+        let size = source.size
+        let camera = Camera.deep3DFaceRecon(size: size)
+        let tgt = try Torch.noGrad { try renderer.geometry(target, camera: camera) }
+        let v = model.vertexCount, n = target.batch, plane = size * size
+        let sVert = source.vertices, sourceRaster = source.raster, sourcePose = source.pose
+        let tPix = try tgt.projected.contiguous().floats(), tDepth = try tgt.depth.contiguous().floats()
+        let targetPose = try target.pose.floats()
+
+        var points = [Float](repeating: 0, count: n * plane * 2)
+        var valid = [Float](repeating: 0, count: n * plane)
+        var face = [Float](repeating: 0, count: n * plane)
+        var mouth = [Float](repeating: 0, count: n * plane)
+        var inner = [Float](repeating: 0, count: n * plane)
+        let tri = model.triangleIndices
+        let f = Float(camera.focal), cx = Float(camera.centerX), cy = Float(camera.centerY), dist = Float(camera.distance)
+        for b in 0..<n {
+            let px = Array(tPix[(b * v * 2)..<((b + 1) * v * 2)]), dz = Array(tDepth[(b * v)..<((b + 1) * v)])
+            let raster = try Rasterizer.rasterize(pixels: px, depth: dz, triangles: tri, width: size, height: size)
+            // Face pixels: the same surface point on the source mesh.
+            var faceDisp = [Float](repeating: 0, count: plane * 2)
+            var faceMask = [Bool](repeating: false, count: plane)
+            for p in 0..<plane {
+                let t = Int(raster.triangleIds[p])
+                guard t >= 0 else { continue }
+                let i0 = Int(tri[3 * t]), i1 = Int(tri[3 * t + 1]), i2 = Int(tri[3 * t + 2])
+                let qx = Float(p % size) + 0.5, qy = Float(p / size) + 0.5
+                let ax = px[2 * i0], ay = px[2 * i0 + 1], bx = px[2 * i1] - ax, by = px[2 * i1 + 1] - ay
+                let ccx = px[2 * i2] - ax, ccy = px[2 * i2 + 1] - ay, rx = qx - ax, ry = qy - ay
+                let det = bx * ccy - ccx * by
+                guard abs(det) > 1e-12 else { continue }
+                let l1 = (rx * ccy - ccx * ry) / det, l2 = (bx * ry - rx * by) / det, l0 = 1 - l1 - l2
+                var w0 = l0 / dz[i0], w1 = l1 / dz[i1], w2 = l2 / dz[i2]
+                let sum = w0 + w1 + w2
+                w0 /= sum; w1 /= sum; w2 /= sum
+                var X = [Float](repeating: 0, count: 3)
+                for c in 0..<3 { X[c] = w0 * sVert[3 * i0 + c] + w1 * sVert[3 * i1 + c] + w2 * sVert[3 * i2 + c] }
+                let d = dist - X[2]
+                let u = cx + f * X[0] / d, w = cy - f * X[1] / d
+                faceDisp[2 * p] = u - qx
+                faceDisp[2 * p + 1] = w - qy
+                faceMask[p] = true
+                let o = b * plane + p
+                face[o] = 1
+                if mouthTriangles[t] { mouth[o] = 1 }
+                if !foreheadTriangles[t] { inner[o] = 1 }
+                // Visible in the source: nothing nearer in the source z-buffer at that point.
+                let sx = Int(u.rounded(.down)), sy = Int(w.rounded(.down))
+                if sx >= 0, sy >= 0, sx < size, sy < size, d <= sourceRaster.depth[sy * size + sx] + options.depthTolerance {
+                    valid[o] = 1
+                }
+            }
+            // Outside the face: rigid head motion + the spread residual, fading with the distance from the face.
+            let outside = try extrapolate(faceDisp: faceDisp, faceMask: faceMask, size: size, camera: camera,
+                                          targetPose: Array(targetPose[(6 * b)..<(6 * b + 6)]), sourcePose: sourcePose)
+            for p in 0..<plane {
+                let qx = Float(p % size) + 0.5, qy = Float(p / size) + 0.5
+                let dx = faceMask[p] ? faceDisp[2 * p] : outside[2 * p], dy = faceMask[p] ? faceDisp[2 * p + 1] : outside[2 * p + 1]
+                let o = b * plane + p
+                points[2 * o] = qx + dx
+                points[2 * o + 1] = qy + dy
+                if !faceMask[p] {
+                    let sx = Int((qx + dx).rounded(.down)), sy = Int((qy + dy).rounded(.down))
+                    let inside = sx >= 0 && sy >= 0 && sx < size && sy < size
+                    // Background revealed behind the head: its source point lies on the source face.
+                    valid[o] = inside && sourceRaster.triangleIds[sy * size + sx] < 0 ? 1 : 0
+                }
+            }
+        }
+        return FaceWarpField(size: size, sourcePoints: try Tensor(points, shape: [n, size, size, 2]),
+                             valid: try Tensor(valid, shape: [n, 1, size, size]), face: try Tensor(face, shape: [n, 1, size, size]),
+                             mouth: try Tensor(mouth, shape: [n, 1, size, size]), inner: try Tensor(inner, shape: [n, 1, size, size]))
+    }
+
+    /// Displacements of the pixels outside the face (S×S×2, row-major), computed on a coarse grid and
+    /// interpolated: rigid motion of a plane through the head, plus the face residual (face displacement minus
+    /// the rigid one) spread by normalised convolution, both faded out with the distance from the face.
+    func extrapolate(faceDisp: [Float], faceMask: [Bool], size: Int, camera: Camera, targetPose: [Float], sourcePose: [Float]) throws -> [Float] {
+        let rigid = rigidMotion(size: size, camera: camera, targetPose: targetPose, sourcePose: sourcePose)
+        let step = max(1, size / 64), g = (size + step - 1) / step
+        // Coarse residual and coverage.
+        var res = [Float](repeating: 0, count: g * g * 2), cover = [Float](repeating: 0, count: g * g)
+        for p in 0..<(size * size) where faceMask[p] {
+            let c = (p / size / step) * g + (p % size) / step
+            res[2 * c] += faceDisp[2 * p] - rigid[2 * p]
+            res[2 * c + 1] += faceDisp[2 * p + 1] - rigid[2 * p + 1]
+            cover[c] += 1
+        }
+        let sigma = Float(options.residualDecay) * Float(g)
+        let blurredRes = blur(res, g, channels: 2, sigma: sigma), blurredCover = blur(cover, g, channels: 1, sigma: sigma)
+        let distance = Self.distanceTransform(cover.map { $0 > 0 }, g)
+        var coarse = [Float](repeating: 0, count: g * g * 2)
+        for c in 0..<(g * g) {
+            let dn = distance[c] / Float(g)
+            let fade = 1 - smoothstep(Float(options.fadeStart), Float(options.fadeEnd), dn)
+            let decay = exp(-dn / Float(options.residualDecay))
+            let norm = max(blurredCover[c], 1e-6)
+            coarse[2 * c] = blurredRes[2 * c] / norm * decay
+            coarse[2 * c + 1] = blurredRes[2 * c + 1] / norm * decay
+            coarse[2 * c] *= fade; coarse[2 * c + 1] *= fade
+            // The fade of the rigid part travels with the coarse grid as a third channel.
+            cover[c] = fade
+        }
+        // Upsample residual and fade bilinearly to the full grid.
+        let up = try Torch.noGrad {
+            try F.interpolate(Tensor(planar(coarse, g) + cover, shape: [1, 3, g, g]), size: (size, size),
+                              mode: .bilinear(alignCorners: false)).floats()
+        }
+        let plane = size * size
+        var out = [Float](repeating: 0, count: plane * 2)
+        for p in 0..<plane {
+            let fade = up[2 * plane + p]
+            out[2 * p] = rigid[2 * p] * fade + up[p]
+            out[2 * p + 1] = rigid[2 * p + 1] * fade + up[plane + p]
+        }
+        return out
+    }
+
+    /// The displacement of every pixel if the scene were a plane through the head (model z = 0) moving rigidly
+    /// from the target pose to the source pose.
+    func rigidMotion(size: Int, camera: Camera, targetPose: [Float], sourcePose: [Float]) -> [Float] {
+        let rt = Self.rotation(targetPose), rs = Self.rotation(sourcePose)
+        let tt = Array(targetPose[3..<6]), ts = Array(sourcePose[3..<6])
+        let f = Float(camera.focal), cx = Float(camera.centerX), cy = Float(camera.centerY), D = Float(camera.distance)
+        let normal = [rt[2], rt[5], rt[8]]   // R_t · (0, 0, 1)
+        var out = [Float](repeating: 0, count: size * size * 2)
+        for p in 0..<(size * size) {
+            let qx = Float(p % size) + 0.5, qy = Float(p / size) + 0.5
+            // Camera point at depth d along the pixel's ray: (a·d, b·d, D − d).
+            let a = (qx - cx) / f, b = -(qy - cy) / f
+            let denom = normal[0] * a + normal[1] * b - normal[2]
+            var d = D - tt[2]
+            if abs(denom) > 0.2 { d = (normal[0] * tt[0] + normal[1] * tt[1] + normal[2] * (tt[2] - D)) / denom }
+            if !(d > 0.5 * (D - tt[2]) && d < 2 * (D - tt[2])) { d = D - tt[2] }
+            let X = [a * d - tt[0], b * d - tt[1], D - d - tt[2]]
+            // Model point m = R_tᵀ X, then the source camera point R_s m + t_s.
+            let m = [rt[0] * X[0] + rt[3] * X[1] + rt[6] * X[2], rt[1] * X[0] + rt[4] * X[1] + rt[7] * X[2],
+                     rt[2] * X[0] + rt[5] * X[1] + rt[8] * X[2]]
+            let s = [rs[0] * m[0] + rs[1] * m[1] + rs[2] * m[2] + ts[0], rs[3] * m[0] + rs[4] * m[1] + rs[5] * m[2] + ts[1],
+                     rs[6] * m[0] + rs[7] * m[1] + rs[8] * m[2] + ts[2]]
+            let ds = D - s[2]
+            out[2 * p] = cx + f * s[0] / ds - qx
+            out[2 * p + 1] = cy - f * s[1] / ds - qy
+        }
+        return out
+    }
+
+    /// R = Rz(c) · Ry(b) · Rx(a), row-major (the convention of `Pose.rotationMatrix`).
+    static func rotation(_ pose: [Float]) -> [Float] {
+        let ca = cos(pose[0]), sa = sin(pose[0]), cb = cos(pose[1]), sb = sin(pose[1]), cc = cos(pose[2]), sc = sin(pose[2])
+        return [cc * cb, cc * sb * sa - sc * ca, cc * sb * ca + sc * sa,
+                sc * cb, sc * sb * sa + cc * ca, sc * sb * ca - cc * sa,
+                -sb, cb * sa, cb * ca]
+    }
+
+    /// Interleaved (x, y) per cell → the x plane then the y plane.
+    func planar(_ xy: [Float], _ g: Int) -> [Float] {
+        (0..<(g * g)).map { xy[2 * $0] } + (0..<(g * g)).map { xy[2 * $0 + 1] }
+    }
+
+    /// Separable Gaussian blur of a g×g grid with `channels` interleaved values per cell (zero outside).
+    func blur(_ x: [Float], _ g: Int, channels: Int, sigma: Float) -> [Float] {
+        let r = max(1, Int((3 * sigma).rounded(.up)))
+        let kernel = (-r...r).map { exp(-Float($0 * $0) / (2 * sigma * sigma)) }
+        var tmp = [Float](repeating: 0, count: x.count), out = [Float](repeating: 0, count: x.count)
+        for y in 0..<g { for xx in 0..<g { for c in 0..<channels {
+            var s: Float = 0
+            for k in -r...r where xx + k >= 0 && xx + k < g { s += kernel[k + r] * x[(y * g + xx + k) * channels + c] }
+            tmp[(y * g + xx) * channels + c] = s
+        } } }
+        for y in 0..<g { for xx in 0..<g { for c in 0..<channels {
+            var s: Float = 0
+            for k in -r...r where y + k >= 0 && y + k < g { s += kernel[k + r] * tmp[((y + k) * g + xx) * channels + c] }
+            out[(y * g + xx) * channels + c] = s
+        } } }
+        return out
+    }
+
+    /// Distance (in cells) from every cell of a g×g grid to the nearest marked cell (two-pass chamfer 3-4).
+    static func distanceTransform(_ marked: [Bool], _ g: Int) -> [Float] {
+        let inf: Float = 1e9
+        var d = marked.map { $0 ? 0 : inf }
+        for y in 0..<g { for x in 0..<g {
+            let i = y * g + x
+            var m = d[i]
+            if x > 0 { m = min(m, d[i - 1] + 1) }
+            if y > 0 { m = min(m, d[i - g] + 1); if x > 0 { m = min(m, d[i - g - 1] + 1.4142) }; if x < g - 1 { m = min(m, d[i - g + 1] + 1.4142) } }
+            d[i] = m
+        } }
+        for y in stride(from: g - 1, through: 0, by: -1) { for x in stride(from: g - 1, through: 0, by: -1) {
+            let i = y * g + x
+            var m = d[i]
+            if x < g - 1 { m = min(m, d[i + 1] + 1) }
+            if y < g - 1 { m = min(m, d[i + g] + 1); if x < g - 1 { m = min(m, d[i + g + 1] + 1.4142) }; if x > 0 { m = min(m, d[i + g - 1] + 1.4142) } }
+            d[i] = m
+        } }
+        return d
+    }
+}
+
+@inline(__always) func smoothstep(_ a: Float, _ b: Float, _ x: Float) -> Float {
+    let t = min(max((x - a) / (b - a), 0), 1)
+    return t * t * (3 - 2 * t)
+}

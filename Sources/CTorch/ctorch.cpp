@@ -110,6 +110,9 @@ static c10::optional<at::Generator> gen(tg_generator g) {
   return g->g;
 }
 
+// Used by ctorch_dist.cpp, whose failures land in the same thread-local message.
+void tg_dist_set_error(const std::string &message) { g_last_error = message; }
+
 extern "C" {
 
 // ---- errors, runtime ----

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
 import Torch
 
@@ -8,6 +9,7 @@ public struct TGDMCommand: ParsableCommand {
     /// Entry point of the executable (see `Torch.ensurePassiveWaitPolicy` for the re-execution).
     public static func launch() -> Never {
         Torch.ensurePassiveWaitPolicy()
+        DistributedBenchmark.runWorkerIfRequested()   // a rank of `tgdm bench distributed`: measures and exits
         setvbuf(stdout, nil, _IOLBF, 0)   // line-buffered even into a log file, so progress shows as it happens
         do {
             var command = try parseAsRoot()
@@ -76,7 +78,9 @@ func runReportingErrors(_ body: () throws -> Void) throws {
         throw e
     } catch {
         let message = "\(error)".split(separator: "\n").joined(separator: " ")
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        // A rank of a data-parallel run says which one it is.
+        let rank = (try? DistributedEnvironment.detect())??.rank
+        FileHandle.standardError.write(Data("error: \(rank.map { "[rank \($0)] " } ?? "")\(message)\n".utf8))
         throw ExitCode.failure
     }
 }

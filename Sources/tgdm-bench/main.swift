@@ -4,6 +4,7 @@ import Foundation
 import Torch
 
 Torch.ensurePassiveWaitPolicy()
+DistributedBenchmark.runWorkerIfRequested()   // a rank of the distributed suite: measures and exits
 setvbuf(stdout, nil, _IOLBF, 0)
 let names = CommandLine.arguments.dropFirst()
 var suites: [BenchmarkSuite] = []

@@ -39,3 +39,18 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertNil(BenchmarkSuite(rawValue: "nope"))
     }
 }
+
+/// The distributed suite in its quick setting, with the built `tgdm-bench` as the ranks' program.
+final class DistributedBenchmarkTests: XCTestCase {
+    func testDistributedSuiteReportsThroughputAndBandwidth() throws {
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tgdm-bench")
+        guard FileManager.default.fileExists(atPath: exe.path) else { throw XCTSkip("build the tgdm-bench product first (swift build)") }
+        var lines: [String] = []
+        try DistributedBenchmark.run(config: .quick, executable: exe) { lines.append($0) }
+        let joined = lines.joined(separator: "\n")
+        for needle in ["1 process × ", "2 processes × ", "gradient all-reduce", "scaling 1 → 2 processes", "all-reduce   0.25 MB", "bus"] {
+            XCTAssertTrue(joined.contains(needle), "missing '\(needle)' in:\n\(joined)")
+        }
+        XCTAssertFalse(joined.contains("nan") || joined.contains("inf "), joined)
+    }
+}

@@ -26,6 +26,68 @@ public struct EmoA2ESequence {
     public var frames: Int { mfcc.size(0) }
 }
 
+/// K consecutive frames of one sequence.
+public struct EmoA2EWindow {
+    public var mfcc: Tensor          // K×R×C
+    public var expression: Tensor    // K×E
+    public var identity: Tensor      // A
+    public var emotion: Tensor?      // D
+    public var intensity: Double
+
+    public init(mfcc: Tensor, expression: Tensor, identity: Tensor, emotion: Tensor?, intensity: Double) {
+        self.mfcc = mfcc; self.expression = expression; self.identity = identity; self.emotion = emotion; self.intensity = intensity
+    }
+}
+
+/// Where EmoA2E training windows come from: sequences in memory (`EmoA2EDataset`) or a prepared corpus
+/// read from its shards on demand (the Datasets target).
+public protocol EmoA2EWindowSource: AnyObject {
+    var config: EmoA2EConfig { get }
+    var sequenceCount: Int { get }
+    func frameCount(ofSequence index: Int) -> Int
+    /// `config.windowFrames` frames of sequence `index` from frame `start`.
+    func window(sequence index: Int, start: Int) throws -> EmoA2EWindow
+}
+
+extension EmoA2EWindowSource {
+    /// `count` windows drawn with `rng`: a sequence uniformly at random, then a uniform start frame.
+    public func drawWindows(count: Int, rng: inout SplitMix64) -> [(sequence: Int, start: Int)] {
+        let k = config.windowFrames
+        return (0..<count).map { _ in
+            let s = Int(rng.next() % UInt64(sequenceCount))
+            let start = Int(rng.next() % UInt64(frameCount(ofSequence: s) - k + 1))
+            return (s, start)
+        }
+    }
+
+    /// The batch of the given windows.
+    public func batch(windows: [(sequence: Int, start: Int)]) throws -> EmoA2EBatch {
+        guard !windows.isEmpty else { throw EmoA2EError("batch size must be positive") }
+        var mfcc: [Tensor] = [], expr: [Tensor] = [], ident: [Tensor] = [], emo: [Tensor] = [], eta: [Float] = []
+        for (s, start) in windows {
+            let w = try window(sequence: s, start: start)
+            mfcc.append(w.mfcc)
+            expr.append(w.expression)
+            ident.append(try w.identity.reshape([config.identityDim]))
+            if config.emotionConditioned {
+                guard let e = w.emotion else { throw EmoA2EError("sequence \(s) has no emotion embedding") }
+                emo.append(try e.reshape([config.emotionDim]))
+                eta.append(Float(w.intensity))
+            }
+        }
+        return EmoA2EBatch(
+            mfcc: try Tensor.stack(mfcc), expression: try Tensor.stack(expr), identity: try Tensor.stack(ident),
+            emotion: config.emotionConditioned ? try Tensor.stack(emo) : nil,
+            intensity: config.emotionConditioned ? try Tensor(eta) : nil)
+    }
+
+    /// `size` windows drawn with `rng` (see `drawWindows`).
+    public func batch(size: Int, rng: inout SplitMix64) throws -> EmoA2EBatch {
+        guard size > 0 else { throw EmoA2EError("batch size must be positive") }
+        return try batch(windows: drawWindows(count: size, rng: &rng))
+    }
+}
+
 /// A batch of random windows of K consecutive frames.
 public struct EmoA2EBatch {
     public let mfcc: Tensor        // N×K×R×C
@@ -36,7 +98,7 @@ public struct EmoA2EBatch {
 }
 
 /// Sequences validated against a config, sampled as random K-frame windows.
-public final class EmoA2EDataset {
+public final class EmoA2EDataset: EmoA2EWindowSource {
     public let sequences: [EmoA2ESequence]
     public let config: EmoA2EConfig
 
@@ -72,26 +134,13 @@ public final class EmoA2EDataset {
     /// All MFCC rows stacked (for the model's standardisation statistics).
     public func allMFCC() throws -> Tensor { try Tensor.cat(sequences.map { $0.mfcc }, dim: 0) }
 
-    /// `size` windows drawn with `rng`: a sequence uniformly at random, then a uniform start frame.
-    public func batch(size: Int, rng: inout SplitMix64) throws -> EmoA2EBatch {
-        guard size > 0 else { throw EmoA2EError("batch size must be positive") }
-        let k = config.windowFrames
-        var mfcc: [Tensor] = [], expr: [Tensor] = [], ident: [Tensor] = [], emo: [Tensor] = [], eta: [Float] = []
-        for _ in 0..<size {
-            let s = sequences[Int(rng.next() % UInt64(sequences.count))]
-            let start = Int(rng.next() % UInt64(s.frames - k + 1))
-            mfcc.append(try s.mfcc.narrow(0, start, k))
-            expr.append(try s.expression.narrow(0, start, k))
-            ident.append(try s.identity.reshape([config.identityDim]))
-            if config.emotionConditioned, let e = s.emotion {
-                emo.append(try e.reshape([config.emotionDim]))
-                eta.append(Float(s.intensity))
-            }
-        }
-        return EmoA2EBatch(
-            mfcc: try Tensor.stack(mfcc), expression: try Tensor.stack(expr), identity: try Tensor.stack(ident),
-            emotion: config.emotionConditioned ? try Tensor.stack(emo) : nil,
-            intensity: config.emotionConditioned ? try Tensor(eta) : nil)
+    public var sequenceCount: Int { sequences.count }
+    public func frameCount(ofSequence index: Int) -> Int { sequences[index].frames }
+
+    public func window(sequence index: Int, start: Int) throws -> EmoA2EWindow {
+        let s = sequences[index], k = config.windowFrames
+        return EmoA2EWindow(mfcc: try s.mfcc.narrow(0, start, k), expression: try s.expression.narrow(0, start, k),
+                            identity: s.identity, emotion: config.emotionConditioned ? s.emotion : nil, intensity: s.intensity)
     }
 }
 

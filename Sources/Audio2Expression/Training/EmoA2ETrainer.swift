@@ -44,26 +44,40 @@ public struct EmoA2ETrainingLog: Sendable {
     public let seconds: Double
 }
 
-/// Trains an `EmoA2EModel` with Adam on random windows of an `EmoA2EDataset`; checkpoints (model +
-/// optimiser + step, safetensors written atomically) make a run resumable with identical batches.
+/// Trains an `EmoA2EModel` with Adam on random windows of an `EmoA2EDataset` (or any window source, e.g. a
+/// prepared corpus); checkpoints (model + optimiser + step, safetensors written atomically) make a run
+/// resumable with identical batches.
+///
+/// Data parallel (`enableDataParallel`): `config.batchSize` is the global batch; the windows of step k are
+/// drawn exactly as on one process and rank r trains on the r-th contiguous shard, gradients averaged by
+/// all-reduce. Dropout masks differ per rank (rank 0 keeps the single-process seed). Rank 0 writes checkpoints.
 public final class EmoA2ETrainer {
     public static let checkpointFormat = "emoa2e-checkpoint-v1"
 
     public let model: EmoA2EModel
-    public let dataset: EmoA2EDataset
+    public let source: EmoA2EWindowSource
+    /// The in-memory dataset, when training from one.
+    public var dataset: EmoA2EDataset? { source as? EmoA2EDataset }
     public let config: EmoA2ETrainingConfig
     public let landmarks: LandmarkProjector?
     public let optimizer: AdamW
     public private(set) var step = 0
     private let loss: EmoA2ELoss
+    public private(set) var dataParallel: DataParallel?
+    public var isMainProcess: Bool { dataParallel?.group.isMain ?? true }
 
-    public init(model: EmoA2EModel, dataset: EmoA2EDataset, config: EmoA2ETrainingConfig, landmarks: LandmarkProjector? = nil) throws {
+    public convenience init(model: EmoA2EModel, dataset: EmoA2EDataset, config: EmoA2ETrainingConfig, landmarks: LandmarkProjector? = nil) throws {
+        try self.init(model: model, source: dataset, config: config, landmarks: landmarks)
+    }
+
+    public init(model: EmoA2EModel, source: EmoA2EWindowSource, config: EmoA2ETrainingConfig, landmarks: LandmarkProjector? = nil) throws {
         try config.validate()
-        guard dataset.config == model.config else {
-            throw EmoA2EError("dataset config \(dataset.config) differs from the model's \(model.config)")
+        guard source.config == model.config else {
+            throw EmoA2EError("dataset config \(source.config) differs from the model's \(model.config)")
         }
+        guard source.sequenceCount > 0 else { throw EmoA2EError("the dataset is empty") }
         self.model = model
-        self.dataset = dataset
+        self.source = source
         self.config = config
         self.landmarks = landmarks
         // Adam: AdamW without weight decay.
@@ -71,20 +85,45 @@ public final class EmoA2ETrainer {
         loss = EmoA2ELoss(reconstructionWeight: config.reconstructionWeight, landmarkWeight: config.landmarkWeight)
     }
 
-    /// One optimisation step on a fresh batch; returns the loss before the update.
+    /// Trains as one rank of `group` from now on (rank 0's weights are copied to every rank; call after `resume`).
+    public func enableDataParallel(_ group: ProcessGroup) throws {
+        guard config.batchSize % group.worldSize == 0 else {
+            throw EmoA2EError("the batch size \(config.batchSize) is the global batch and must be a multiple of the \(group.worldSize) processes")
+        }
+        try group.requireAgreement([Double(step), Double(source.sequenceCount)], what: "the step and the number of sequences")
+        let dp = try DataParallel(parameters: model.namedParameters(), group: group)
+        try dp.broadcastFromMain(model.namedTensors().map(\.1))
+        dataParallel = dp
+    }
+
+    /// One optimisation step on a fresh batch; returns the loss before the update (data parallel: the mean over ranks).
     @discardableResult
     public func trainStep() throws -> EmoA2ELoss.Value {
         model.train()
         // Batches and dropout masks depend only on (seed, step): resuming replays the same run.
         var rng = SplitMix64(seed: config.seed &* 1_000_003 &+ UInt64(step))
         Torch.manualSeed(config.seed &+ UInt64(step) &* 7919)
-        let b = try dataset.batch(size: config.batchSize, rng: &rng)
+        let b: EmoA2EBatch
+        if let dp = dataParallel {
+            let all = source.drawWindows(count: config.batchSize, rng: &rng)
+            let n = config.batchSize / dp.group.worldSize, r = dp.group.rank
+            b = try source.batch(windows: Array(all[(r * n)..<((r + 1) * n)]))
+            if r > 0 { Torch.manualSeed((config.seed &+ UInt64(step) &* 7919) ^ (UInt64(r) &* 0x9E37_79B9_7F4A_7C15)) }
+        } else {
+            b = try source.batch(size: config.batchSize, rng: &rng)
+        }
         try optimizer.zeroGrad()
-        let value = try loss(predicted: model(mfcc: b.mfcc, identity: b.identity, emotion: b.emotion, intensity: b.intensity),
+        var value = try loss(predicted: model(mfcc: b.mfcc, identity: b.identity, emotion: b.emotion, intensity: b.intensity),
                              target: b.expression, identity: b.identity, projector: landmarks)
         let total = try value.total.item()
         guard total.isFinite else { throw EmoA2EError("loss became \(total) at step \(step)") }
         try value.total.backward()
+        if let dp = dataParallel {
+            let world = Double(dp.group.worldSize)
+            let mean = try dp.group.allReduce([total, value.reconstruction, value.landmark ?? 0]).map { $0 / world }
+            try dp.averageGradients()
+            value = EmoA2ELoss.Value(total: try Tensor(scalar: Float(mean[0])), reconstruction: mean[1], landmark: value.landmark.map { _ in mean[2] })
+        }
         if config.gradientClip > 0 { try clipGradNorm(model.parameters(), maxNorm: config.gradientClip) }
         try optimizer.update()
         step += 1
@@ -105,12 +144,16 @@ public final class EmoA2ETrainer {
                 logs.append(entry)
                 progress(entry)
             }
-            if let path = config.checkpointPath, config.checkpointEvery > 0, step % config.checkpointEvery == 0 {
+            if isMainProcess, let path = config.checkpointPath, config.checkpointEvery > 0, step % config.checkpointEvery == 0 {
                 try saveCheckpoint(to: URL(fileURLWithPath: path))
             }
-            if let budget = config.maxWallSeconds, elapsed >= budget { break }
+            if let budget = config.maxWallSeconds {
+                var stop = elapsed >= budget
+                if let dp = dataParallel { stop = try dp.group.anyTrue(stop) }   // the ranks stop at the same step
+                if stop { break }
+            }
         }
-        if let path = config.checkpointPath { try saveCheckpoint(to: URL(fileURLWithPath: path)) }
+        if isMainProcess, let path = config.checkpointPath { try saveCheckpoint(to: URL(fileURLWithPath: path)) }
         return logs
     }
 

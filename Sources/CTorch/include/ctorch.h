@@ -210,6 +210,37 @@ int tg_backward(tg_tensor t, tg_tensor grad /* nullable */, int retain_graph);
 int tg_autograd_grad(const tg_tensor *outputs, int n_out, const tg_tensor *grad_outputs /* nullable */,
                      const tg_tensor *inputs, int n_in, int create_graph, int allow_unused, tg_tensor *grads_out);
 
+
+// ---- distributed (c10d, ctorch_dist.cpp) ----
+// A process group: TCPStore rendezvous at master_addr:master_port (rank 0, or the launcher, hosts the store and
+// waits for world_size - 1 others), then Gloo (CPU tensors) and/or NCCL (CUDA tensors, only when the shim was built
+// with TG_WITH_NCCL). `timeout_ms` bounds the rendezvous and every collective: a peer that dies or hangs
+// makes the call fail (return -1 / NULL with a message) instead of blocking forever. Collectives are
+// blocking and in place; every rank must issue the same collectives in the same order.
+typedef struct tg_dist_group_s *tg_dist_group;
+typedef struct tg_dist_work_s *tg_dist_work;
+enum { TG_REDUCE_SUM = 0, TG_REDUCE_MIN = 1, TG_REDUCE_MAX = 2, TG_REDUCE_PRODUCT = 3 };
+int tg_dist_backend_available(const char *backend); // "gloo", "nccl": 1 when this build can create it
+// host_store: 1 this process serves the TCPStore, 0 it connects to one (e.g. torchrun's agent store), -1 rank 0 serves.
+// store_prefix (nullable): a key namespace inside the store.
+tg_dist_group tg_dist_init(const char *backend /* gloo, nccl, gloo+nccl */, const char *master_addr, int master_port,
+                           int world_size, int rank, int64_t timeout_ms, int host_store, const char *store_prefix);
+void tg_dist_free(tg_dist_group g);
+int tg_dist_rank(tg_dist_group g);
+int tg_dist_world_size(tg_dist_group g);
+int tg_dist_allreduce(tg_dist_group g, const tg_tensor *ts, int n, int op); // contiguous tensors, in place
+// Starts an all-reduce of one contiguous tensor and returns at once; tg_dist_work_wait completes it.
+tg_dist_work tg_dist_allreduce_async(tg_dist_group g, tg_tensor t, int op);
+int tg_dist_work_wait(tg_dist_work w);
+void tg_dist_work_free(tg_dist_work w);
+int tg_dist_broadcast(tg_dist_group g, const tg_tensor *ts, int n, int root);
+int tg_dist_barrier(tg_dist_group g);
+// The rendezvous store as a small key-value exchange (keys are namespaced under "user/").
+int tg_dist_store_set(tg_dist_group g, const char *key, const void *data, size_t n);
+int64_t tg_dist_store_get(tg_dist_group g, const char *key, void *out, size_t capacity); // waits; returns the size
+// Sets a leaf's accumulated gradient (NULL clears it); the gradient averaging of data-parallel training uses it.
+int tg_set_grad(tg_tensor t, tg_tensor grad);
+
 #ifdef __cplusplus
 }
 #endif

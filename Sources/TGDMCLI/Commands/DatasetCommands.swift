@@ -7,7 +7,7 @@ import Torch
 
 struct DatasetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dataset", abstract: "Make and inspect training data.", subcommands: [SynthCommand.self, PreviewCommand.self, SamplesCommand.self])
+        commandName: "dataset", abstract: "Make and inspect training data.", subcommands: [SynthCommand.self, PreviewCommand.self, SamplesCommand.self, PrepareCommand.self])
 
     struct SynthCommand: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Audio2Expression
+import Datasets
 import Diffusion
 import FaceModel
 import Foundation
@@ -49,7 +50,7 @@ struct TrainTGDMCommand: ParsableCommand {
         abstract: "Train the TGDM generator on source/target pairs (10·L_simple + L_rec + L_p, image losses gated at L_simple < 0.05).",
         discussion: "Interrupt with Ctrl-C at any time: the step in progress finishes and a checkpoint is written; run the same command again to resume.")
 
-    @Option(help: "Dataset made by `tgdm dataset synth`.") var data: String = "data/synth64.safetensors"
+    @Option(help: "Dataset made by `tgdm dataset synth`, or a corpus folder made by `tgdm dataset prepare`.") var data: String = "data/synth64.safetensors"
     @Option(help: "Model size preset (\(ModelPreset.allCases.map(\.rawValue).joined(separator: ", "))).") var preset: ModelPreset = .small64
     @Option(help: "texAtt (ours) or a Table 2 ablation: imageConcat, featureConcat, noRender.") var variant: TGDMConfig.Variant = .texAtt
     @Option(help: "reenact (source and target frames of one identity) or swap (Sec. 4.4: reconstruct a frame from its face-masked self).")
@@ -58,7 +59,7 @@ struct TrainTGDMCommand: ParsableCommand {
     @Flag(help: "Also feed the 3DMM-warped source and its validity mask at the input (issue #10; reenact task only).") var warp = false
     @Flag(help: "Condition on the identity embedding z_id (dlib, 128-d) as the paper's swap model does (swap task only).") var identity = false
     @Option(help: "Total optimisation steps.") var steps: Int = 2000
-    @Option(help: "Batch size.") var batch: Int = 8
+    @Option(help: "Batch size (the global batch: --nproc processes train on equal shards of it).") var batch: Int = 8
     @Option(help: "Learning rate (the paper: 2e-4).") var lr: Double = 2e-4
     @Option(help: "EMA decay of the sampling weights.") var emaDecay: Double = 0.999
     @Option(help: "Log every N steps.") var logEvery: Int = 25
@@ -71,6 +72,7 @@ struct TrainTGDMCommand: ParsableCommand {
     @Option(help: "Start a new run from this model's weights (fine-tuning; a wider input layer gets zeros for its new channels).")
     var initFrom: String?
     @OptionGroup var runtime: RuntimeOptions
+    @OptionGroup var distributed: DistributedOptions
 
     func validate() throws {
         guard (0...4).contains(window) else { throw ValidationError("--window must be in 0...4") }
@@ -81,49 +83,79 @@ struct TrainTGDMCommand: ParsableCommand {
         if warp, task == .swap { throw ValidationError("--warp is for the reenact task (a swap source is the face-masked target itself)") }
         if identity, task != .swap { throw ValidationError("--identity is for the swap task") }
         if variant == .plain, !warp { throw ValidationError("the plain variant needs --warp (it has no other source input)") }
+        guard batch % distributed.nproc == 0 else { throw ValidationError("--batch \(batch) is the global batch and must be a multiple of --nproc \(distributed.nproc)") }
     }
 
     func run() throws {
         try runReportingErrors {
+            if try distributed.launchLocalRanksIfRequested(threads: runtime.threads) { return }
             try runtime.apply()
+            let device = try distributed.trainingDevice(localRank: DistributedOptions.localRank)
+            let group = try distributed.joinGroup(device: device)
             let url = try inputURL(data)
-            let pairs: SyntheticPairSource = task == .swap ? try SyntheticSwapDataset(url: url, split: .train)
-                                                           : try SyntheticPairDataset(url: url, split: .train)
             var modelConfig = preset.config(variant: variant, temporalRadius: window, sourceWarp: warp)
             if identity { modelConfig.identityDim = 128 }
-            guard modelConfig.imageSize == pairs.size else {
-                throw ValidationError("preset \(preset.rawValue) is \(modelConfig.imageSize)² but the dataset is \(pairs.size)²")
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
+                guard !warp, !identity else {
+                    throw ValidationError("--warp and --identity train on the synthetic dataset for now (a prepared corpus has no warps or z_id yet)")
+                }
+                let corpus = try PreparedCorpus(url: url)
+                let dataset = try CorpusPairDataset(corpus: corpus, imageSize: modelConfig.imageSize, temporalRadius: window, seed: runtime.seed,
+                                                    renderer: FaceRenderer(model: .loadDefault()), swap: task == .swap)
+                try train(dataset, modelConfig: modelConfig, device: device, group: group,
+                          about: "\(corpus.entries.count) segments of \(corpus.manifest.layout.rawValue) corpus \(url.lastPathComponent)")
+            } else {
+                let pairs: SyntheticPairSource = task == .swap ? try SyntheticSwapDataset(url: url, split: .train)
+                                                               : try SyntheticPairDataset(url: url, split: .train)
+                guard modelConfig.imageSize == pairs.size else {
+                    throw ValidationError("preset \(preset.rawValue) is \(modelConfig.imageSize)² but the dataset is \(pairs.size)²")
+                }
+                let dataset = try SyntheticTrainingPairs(source: pairs, model: modelConfig, seed: runtime.seed, dataset: url)
+                try train(dataset, modelConfig: modelConfig, device: device, group: group, about: "synthetic")
             }
-            let dataset = try SyntheticTrainingPairs(source: pairs, model: modelConfig, seed: runtime.seed, dataset: url)
-            var tc = TGDMTrainingConfig()
-            tc.batchSize = batch; tc.learningRate = lr; tc.emaDecay = emaDecay; tc.seed = runtime.seed
-            tc.logEvery = logEvery; tc.checkpointEvery = checkpointEvery; tc.artifactEvery = artifactEvery
-            tc.preview.steps = previewSteps
-            let dir = URL(fileURLWithPath: out)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            let model = try TGDMUNet(config: modelConfig)
-            let ckpt = dir.appendingPathComponent("checkpoint.safetensors")
-            let resuming = !fresh && FileManager.default.fileExists(atPath: ckpt.path)
-            if let initFrom, !resuming {
-                let start = try model.warmStart(from: TGDMModelBundle.load(from: inputURL(initFrom)).model)
+        }
+    }
+
+    func train<D: PairDataset>(_ dataset: D, modelConfig: TGDMConfig, device: Device, group: ProcessGroup?, about: String) throws {
+        let main = group?.isMain ?? true
+        var tc = TGDMTrainingConfig()
+        tc.batchSize = batch; tc.learningRate = lr; tc.emaDecay = emaDecay; tc.seed = runtime.seed
+        tc.logEvery = logEvery; tc.checkpointEvery = checkpointEvery; tc.artifactEvery = artifactEvery
+        tc.preview.steps = previewSteps
+        let dir = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let model = try TGDMUNet(config: modelConfig)
+        let ckpt = dir.appendingPathComponent("checkpoint.safetensors")
+        let resuming = !fresh && FileManager.default.fileExists(atPath: ckpt.path)
+        if let initFrom, !resuming {
+            let start = try model.warmStart(from: TGDMModelBundle.load(from: inputURL(initFrom)).model)
+            if main {
                 print("initialised from \(initFrom): \(start.copied.count) tensors copied, \(start.widened.count) widened (\(start.widened.joined(separator: ", "))), \(start.skipped.count) new")
             }
-            let trainer = try TGDMTrainer(model: model, dataset: dataset, config: tc, schedule: try NoiseSchedule(.paper), outputDirectory: dir)
-            if resuming {
-                try trainer.loadCheckpoint(from: ckpt)
-                print("resuming \(ckpt.path) at step \(trainer.step)")
-            }
-            print("TGDM \(task.rawValue) \(variant.rawValue)\(warp ? "+warp" : "")\(identity ? "+z_id" : "") \(modelConfig.imageSize)², window k = \(window), \(model.parameterCount) parameters, \(dataset.count) training pairs, batch \(batch)")
-            let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
-            try trainer.train(until: steps) {
-                if stopRequested != 0 { return false }
-                if let d = deadline, Date() > d { return false }
-                return true
-            }
-            try trainer.saveCheckpoint(to: ckpt)
-            try trainer.writeArtifacts()
-            print("checkpoint \(ckpt.path) at step \(trainer.step); loss curve and samples in \(dir.path)")
         }
+        let trainer = try TGDMTrainer(model: model, dataset: dataset, config: tc, schedule: try NoiseSchedule(.paper), outputDirectory: dir, device: device)
+        if resuming {
+            try trainer.loadCheckpoint(from: ckpt)
+            if main { print("resuming \(ckpt.path) at step \(trainer.step)") }
+        }
+        if let group {
+            try trainer.enableDataParallel(group)
+            if main { print("data parallel: \(group.worldSize) processes, \(batch / group.worldSize) examples each per step, \(group.backend.rawValue) on \(device)") }
+        }
+        if main {
+            print("TGDM \(task.rawValue) \(variant.rawValue)\(warp ? "+warp" : "")\(identity ? "+z_id" : "") \(modelConfig.imageSize)², window k = \(window), \(model.parameterCount) parameters, \(dataset.count) training pairs (\(about)), batch \(batch)")
+        }
+        let deadline = maxMinutes.map { Date().addingTimeInterval($0 * 60) }
+        try trainer.train(until: steps) {
+            if stopRequested != 0 { return false }
+            if let d = deadline, Date() > d { return false }
+            return true
+        }
+        guard main else { return }
+        try trainer.saveCheckpoint(to: ckpt)
+        try trainer.writeArtifacts()
+        print("checkpoint \(ckpt.path) at step \(trainer.step); loss curve and samples in \(dir.path)")
     }
 }
 
@@ -185,30 +217,54 @@ struct SampleCommand: ParsableCommand {
 struct TrainA2ECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "a2e",
-        abstract: "Train EmoA2E on synthetic speech (espeak-ng) with viseme and emotion targets; compares Transformer, GRU and MLP at one budget.")
+        abstract: "Train EmoA2E: on synthetic speech (espeak-ng) comparing Transformer, GRU and MLP at one budget, or with --data on a prepared corpus.",
+        discussion: "With --data (a folder made by `tgdm dataset prepare`) one backbone trains on the corpus's MFCC clips and fitted expressions, resumable from OUT/checkpoint.safetensors, on --nproc processes if asked.")
 
     static let recipe = EmoA2ERecipeConfig()
     @Option(help: "Steps per backbone.") var steps: Int = recipe.training.steps
-    @Option(help: "Batch size.") var batch: Int = recipe.training.batchSize
-    @Option(help: "Backbones to train, comma separated (transformer,gru,mlp).") var backbones: String = "transformer,gru,mlp"
+    @Option(help: "Batch size (with --nproc: the global batch).") var batch: Int = recipe.training.batchSize
+    @Option(help: "Backbones to train, comma separated (transformer,gru,mlp); with --data the first one.") var backbones: String = "transformer,gru,mlp"
     @Option(help: "Run folder (checkpoints, report.json).") var out: String = recipe.outputDirectory
     @Option(help: "Where to write the transformer's weights for inference (empty: don't).") var ship: String = ""
     @Option(help: "Seed.") var seed: UInt64 = recipe.seed
     @Option(help: "Compute threads (default: all cores).") var threads: Int?
+    @Option(help: "A prepared corpus folder (`tgdm dataset prepare`); without it the synthetic recipe runs.") var data: String?
+    @Option(help: "Learning rate (with --data).") var lr: Double = recipe.training.learningRate
+    @Option(help: "Checkpoint every N steps (with --data).") var checkpointEvery: Int = 250
+    @Option(help: "Frames per training window K (with --data; the paper: 32).") var windowFrames: Int = recipe.model.windowFrames
+    @Flag(help: "With --data: start over even if the run folder has a checkpoint.") var fresh = false
+    @OptionGroup var distributed: DistributedOptions
+
+    func validate() throws {
+        if distributed.nproc > 1, data == nil {
+            throw ValidationError("--nproc needs --data (a prepared corpus); the synthetic recipe runs on one process")
+        }
+        guard batch % distributed.nproc == 0 else { throw ValidationError("--batch \(batch) must be a multiple of --nproc \(distributed.nproc)") }
+        guard (2...512).contains(windowFrames) else { throw ValidationError("--window-frames must be in 2...512") }
+    }
+
+    func parsedBackbones() throws -> [EmoA2EBackbone] {
+        try backbones.split(separator: ",").map { name in
+            guard let b = EmoA2EBackbone(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("unknown backbone '\(name)' (transformer, gru, mlp)")
+            }
+            return b
+        }
+    }
 
     func run() throws {
         try runReportingErrors {
+            if let data {
+                if try distributed.launchLocalRanksIfRequested(threads: threads) { return }
+                try trainOnCorpus(try inputURL(data))
+                return
+            }
             Torch.configureThreads(threads)
             installStopHandler()
             var c = Self.recipe
             c.training.steps = steps
             c.training.batchSize = batch
-            c.backbones = try backbones.split(separator: ",").map { name in
-                guard let b = EmoA2EBackbone(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("unknown backbone '\(name)' (transformer, gru, mlp)")
-                }
-                return b
-            }
+            c.backbones = try parsedBackbones()
             c.outputDirectory = out
             c.shippedWeightsPath = ship.isEmpty ? nil : ship
             c.seed = seed
@@ -221,5 +277,58 @@ struct TrainA2ECommand: ParsableCommand {
                              b.backbone.rawValue, b.heldOutLMD, b.heldOutLMDUnseenVoice, b.steps, b.trainingSeconds))
             }
         }
+    }
+
+    /// One backbone on a prepared corpus, data parallel when launched as ranks.
+    func trainOnCorpus(_ url: URL) throws {
+        if let t = threads, !(1...1024).contains(t) { throw ValidationError("--threads must be in 1...1024") }
+        Torch.configureThreads(threads)
+        Torch.manualSeed(seed)
+        let device = try distributed.trainingDevice(localRank: DistributedOptions.localRank)
+        guard device == .cpu else { throw ValidationError("EmoA2E trains on the CPU (it is small); drop --device") }
+        let group = try distributed.joinGroup(device: device)
+        let main = group?.isMain ?? true
+        let corpus = try PreparedCorpus(url: url)
+        let encoder = try MiniLMEmotionEncoder.installed()
+        var mc = Self.recipe.model
+        mc.backbone = try parsedBackbones().first ?? .transformer
+        mc.windowFrames = windowFrames
+        mc.emotionDim = encoder.embeddingWidth
+        mc.textEncoder = encoder.identifier
+        mc.mfccRowsPerFrame = corpus.manifest.config.mfccRowsPerFrame
+        mc.mfccCoefficients = corpus.manifest.config.mfccCoefficients
+        let source = try CorpusSequences(corpus: corpus, config: mc) { try encoder.embed($0) }
+        let model = try EmoA2EModel(config: mc, generator: Generator(seed: seed))
+        try model.setMFCCStatistics(from: source.mfccSample())
+        let dir = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let ckpt = dir.appendingPathComponent("checkpoint.safetensors")
+        var tc = EmoA2ETrainingConfig(steps: steps, batchSize: batch, learningRate: lr, seed: seed, checkpointEvery: checkpointEvery,
+                                      checkpointPath: ckpt.path, logEvery: 50)
+        tc.maxWallSeconds = nil
+        let trainer = try EmoA2ETrainer(model: model, source: source, config: tc, landmarks: MorphableModelLandmarks(model: .loadDefault()))
+        if !fresh, FileManager.default.fileExists(atPath: ckpt.path) {
+            try trainer.resume(from: ckpt)
+            if main { print("resuming \(ckpt.path) at step \(trainer.step)") }
+        }
+        if let group {
+            try trainer.enableDataParallel(group)
+            if main { print("data parallel: \(group.worldSize) processes, \(batch / group.worldSize) windows each per step") }
+        }
+        if main {
+            print("EmoA2E \(mc.backbone.rawValue), \(model.parameterCount) parameters, \(source.sequenceCount) sequences of \(corpus.manifest.layout.rawValue) corpus \(url.lastPathComponent), batch \(batch)")
+        }
+        let start = Date()
+        try trainer.run { entry in
+            if main {
+                print(String(format: "step %d/%d | loss %.4f (rec %.5f, lm %.3f) | %.0f s", entry.step, steps, entry.loss, entry.reconstruction,
+                             entry.landmark ?? 0, entry.seconds))
+            }
+        }
+        guard main else { return }
+        let weights = dir.appendingPathComponent("emoa2e_\(mc.backbone.rawValue).safetensors")
+        try trainer.exportWeights(to: weights, metadata: ["corpus": corpus.manifest.input, "steps": String(trainer.step)])
+        if !ship.isEmpty { try trainer.exportWeights(to: URL(fileURLWithPath: ship), metadata: ["steps": String(trainer.step)]) }
+        print(String(format: "wrote %@ after %d steps (%.0f s)", weights.path, trainer.step, Date().timeIntervalSince(start)))
     }
 }

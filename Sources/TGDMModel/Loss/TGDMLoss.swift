@@ -103,7 +103,10 @@ public final class TGDMLoss {
     }
 
     /// Evaluates the loss for one batch and then feeds L_simple to the gate (the gate decides for the next batch).
-    public func callAsFunction(predictedNoise: Tensor, noise: Tensor, noisy: Tensor, target: Tensor, timesteps: Tensor) throws -> TGDMLossTerms {
+    /// Data-parallel training passes `observeGate: false` and feeds the gate the mean over all ranks
+    /// (`observeGate(simple:)`), so every rank opens it at the same step.
+    public func callAsFunction(predictedNoise: Tensor, noise: Tensor, noisy: Tensor, target: Tensor, timesteps: Tensor,
+                               observeGate: Bool = true) throws -> TGDMLossTerms {
         guard predictedNoise.shape == noise.shape, noisy.shape == noise.shape, target.shape == noise.shape else {
             throw TGDMError.invalidInput("loss inputs must share one shape: \(predictedNoise.shape), \(noise.shape), \(noisy.shape), \(target.shape)")
         }
@@ -126,9 +129,12 @@ public final class TGDMLoss {
                 lp = 0
             }
         }
-        gate.observe(simpleValue)
+        if observeGate { gate.observe(simpleValue) }
         return TGDMLossTerms(total: total, simple: simpleValue, reconstruction: rec, perceptual: lp)
     }
+
+    /// Feeds one step's L_simple to the gate (when the loss was evaluated with `observeGate: false`).
+    public func observeGate(simple: Double) { gate.observe(simple) }
 
     func restoreGate(_ state: [Double]) throws { try gate.restore(state) }
 }

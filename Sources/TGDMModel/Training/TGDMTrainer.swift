@@ -16,6 +16,11 @@ public struct LossRecord: Equatable, Sendable {
 /// predict ε_θ(Z_t, Φ_E(I_s), I_3d, ρ̂, t), minimise Eq. 21 with AdamW, clip gradients, update the EMA.
 /// Every step's randomness is a function of (seed, step), and checkpoints hold the model, EMA, optimiser,
 /// gate and step, so `loadCheckpoint` + `train` continues a killed run exactly.
+///
+/// Data parallel (`enableDataParallel`): `config.batchSize` is the global batch; each of N processes trains on
+/// its 1/N shard of the same global batch the single process would draw, with the same timesteps and noise
+/// rows, and gradients averaged by all-reduce; so N processes follow one process's trajectory up to float
+/// rounding, and a checkpoint resumes on any N that divides the batch. Rank 0 logs and writes files.
 public final class TGDMTrainer<Dataset: PairDataset> {
     public let model: TGDMUNet
     public let dataset: Dataset
@@ -32,7 +37,11 @@ public final class TGDMTrainer<Dataset: PairDataset> {
     /// Receives progress lines (stdout by default).
     public var log: (String) -> Void = { print($0) }
 
-    private var permutation: (epoch: Int, order: [Int])?
+    private var sampler: ShardedBatchSampler
+    /// Set by `enableDataParallel`.
+    public private(set) var dataParallel: DataParallel?
+    /// Rank 0 (or the only process) logs and writes checkpoints and pictures.
+    public var isMainProcess: Bool { dataParallel?.group.isMain ?? true }
     private var intervalStart = Date()
     private var intervalSteps = 0
 
@@ -50,6 +59,26 @@ public final class TGDMTrainer<Dataset: PairDataset> {
         loss = try TGDMLoss(config: config.loss, schedule: schedule)
         optimizer = try AdamW(module: model, config: .init(learningRate: config.learningRate, weightDecay: config.weightDecay))
         ema = try EMA(module: model, decay: config.emaDecay)
+        sampler = try ShardedBatchSampler(datasetCount: dataset.count, globalBatchSize: config.batchSize,
+                                          permutation: ShardedBatchSampler.seededPermutation(count: dataset.count) { [seed = config.seed] in
+                                              Self.derivedSeed(seed, 1, $0)
+                                          })
+    }
+
+    /// Trains as one rank of `group` from now on: rank 0's model and EMA are copied to every rank, the ranks
+    /// check that they stand at the same step, and each step uses this rank's shard of the global batch.
+    /// Call after `loadCheckpoint` when resuming (every rank reads the same checkpoint file).
+    public func enableDataParallel(_ group: ProcessGroup, bucketBytes: Int = DataParallel.defaultBucketBytes) throws {
+        guard config.batchSize % group.worldSize == 0 else {
+            throw TGDMError.invalidConfig("the batch size \(config.batchSize) is the global batch and must be a multiple of the \(group.worldSize) processes")
+        }
+        try group.requireAgreement([Double(step), Double(history.count), Double(dataset.count)] + loss.gate.state,
+                                   what: "the step, loss history, dataset size and image-loss gate (do all ranks read the same run folder and data?)")
+        let dp = try DataParallel(parameters: model.namedParameters(), group: group, bucketBytes: bucketBytes)
+        try dp.broadcastFromMain(model.namedTensors().map(\.1) + ema.shadow.map(\.1))
+        sampler = try ShardedBatchSampler(datasetCount: dataset.count, globalBatchSize: config.batchSize, rank: group.rank,
+                                          worldSize: group.worldSize, permutation: sampler.permutation)
+        dataParallel = dp
     }
 
     // MARK: randomness
@@ -62,25 +91,16 @@ public final class TGDMTrainer<Dataset: PairDataset> {
         return z ^ (z >> 31)
     }
 
-    /// The dataset indices of step `k`: consecutive slices of per-epoch random permutations.
-    public func batchIndices(forStep k: Int) throws -> [Int] {
-        let n = dataset.count
-        return try (0..<config.batchSize).map { j in
-            let position = k * config.batchSize + j
-            let epoch = position / n
-            if permutation?.epoch != epoch {
-                let order = try Tensor.randperm(n, generator: Generator(seed: Self.derivedSeed(config.seed, 1, epoch))).toArray(Int64.self)
-                permutation = (epoch, order.map { Int($0) })
-            }
-            return permutation!.order[position % n]
-        }
-    }
+    /// The dataset indices of step `k` (the global batch of all ranks): consecutive slices of per-epoch
+    /// random permutations.
+    public func batchIndices(forStep k: Int) throws -> [Int] { try sampler.globalIndices(forStep: k) }
 
     // MARK: training
 
     /// One optimisation step. Returns the loss terms of the batch.
     @discardableResult
     public func trainStep() throws -> TGDMLossTerms {
+        if let dp = dataParallel { return try dataParallelStep(dp) }
         model.train()
         let batch = try dataset.batch(indices: batchIndices(forStep: step)).to(device)
         guard batch.coefficients.size(1) == model.config.conditionInputDim else {
@@ -110,23 +130,73 @@ public final class TGDMTrainer<Dataset: PairDataset> {
         return terms
     }
 
+    /// One data-parallel step: this rank's shard of the global batch, the global batch's timesteps and noise
+    /// rows for it, the gate fed with the mean L_simple of all ranks, gradients averaged before clipping.
+    func dataParallelStep(_ dp: DataParallel) throws -> TGDMLossTerms {
+        model.train()
+        let rank = dp.group.rank, world = dp.group.worldSize
+        let batch = try dataset.batch(indices: sampler.indices(forStep: step)).to(device)
+        guard batch.coefficients.size(1) == model.config.conditionInputDim else {
+            throw TGDMError.invalidInput("dataset coefficients have \(batch.coefficients.size(1)) entries, the model expects \(model.config.conditionInputDim)")
+        }
+        let b = batch.size
+        guard b * world == config.batchSize else { throw TGDMError.invalidInput("the dataset returned \(b) examples for a shard of \(config.batchSize / world)") }
+        // Draw for the global batch exactly as one process would, then keep this rank's rows.
+        let g = Generator(seed: Self.derivedSeed(config.seed, 2, step))
+        let allTimesteps = try Tensor.randint(0, schedule.trainTimesteps, [config.batchSize], generator: g)
+        let allNoise = try Tensor.randn([config.batchSize] + Array(batch.target.shape.dropFirst()), generator: g)
+        let timesteps = try allTimesteps.narrow(0, rank * b, b).contiguous()
+        let noise = try allNoise.narrow(0, rank * b, b).contiguous().to(device)
+        let noisy = try schedule.addNoise(x0: batch.target, noise: noise, timesteps: timesteps)
+
+        try optimizer.zeroGrad()
+        let prediction = try model.predictNoise(noisy: noisy, timesteps: timesteps.to(device), source: model.encodeSource(batch.source),
+                                                render: batch.render, coefficients: batch.coefficients, warp: batch.warp,
+                                                identity: batch.identity).noise
+        let terms = try loss(predictedNoise: prediction, noise: noise, noisy: noisy, target: batch.target, timesteps: timesteps, observeGate: false)
+        try terms.total.backward()
+        // Equal shards: the mean of the ranks' means is the global batch's mean.
+        let mean = try dp.group.allReduce([try terms.total.item(), terms.simple, terms.reconstruction ?? 0, terms.perceptual ?? 0])
+            .map { $0 / Double(world) }
+        loss.observeGate(simple: mean[1])
+        try dp.averageGradients()
+        let norm = try clipGradNorm(model.parameters(), maxNorm: config.gradientClip)
+        if norm.isFinite {
+            try optimizer.update()
+            try ema.update(from: model, decay: ema.warmedUpDecay(step: step))
+        } else if isMainProcess {
+            log("step \(step + 1): gradient norm is \(norm); update skipped")
+        }
+        step += 1
+        let record = LossRecord(total: mean[0], simple: mean[1], reconstruction: terms.reconstruction.map { _ in mean[2] },
+                                perceptual: terms.perceptual.map { _ in mean[3] })
+        history.append(record)
+        return TGDMLossTerms(total: terms.total, simple: record.simple, reconstruction: record.reconstruction, perceptual: record.perceptual)
+    }
+
     /// Trains until `step == totalSteps`, logging, checkpointing and writing PNGs at the configured intervals.
     /// `shouldContinue` is asked after every step (return false to stop early; a checkpoint is written).
+    /// Data parallel: only rank 0 logs and writes, and the ranks stop together when any of them asks to.
     public func train(until totalSteps: Int, shouldContinue: (() -> Bool)? = nil) throws {
         intervalStart = Date()
         intervalSteps = 0
+        let main = isMainProcess
         while step < totalSteps {
             let terms = try trainStep()
             intervalSteps += 1
-            if config.logEvery > 0, step % config.logEvery == 0 || step == totalSteps { log(progressLine(terms, totalSteps: totalSteps)) }
-            if config.checkpointEvery > 0, step % config.checkpointEvery == 0, let dir = outputDirectory {
+            if main, config.logEvery > 0, step % config.logEvery == 0 || step == totalSteps { log(progressLine(terms, totalSteps: totalSteps)) }
+            if main, config.checkpointEvery > 0, step % config.checkpointEvery == 0, let dir = outputDirectory {
                 try saveCheckpoint(to: dir.appendingPathComponent("checkpoint.safetensors"))
             }
-            if config.artifactEvery > 0, step % config.artifactEvery == 0, outputDirectory != nil { try writeArtifacts() }
-            if let shouldContinue, !shouldContinue() {
-                if let dir = outputDirectory { try saveCheckpoint(to: dir.appendingPathComponent("checkpoint.safetensors")) }
-                log("stopped at step \(step)")
-                return
+            if main, config.artifactEvery > 0, step % config.artifactEvery == 0, outputDirectory != nil { try writeArtifacts() }
+            if let shouldContinue {
+                var stop = !shouldContinue()
+                if let dp = dataParallel { stop = try dp.group.anyTrue(stop) }
+                if stop {
+                    if main, let dir = outputDirectory { try saveCheckpoint(to: dir.appendingPathComponent("checkpoint.safetensors")) }
+                    if main { log("stopped at step \(step)") }
+                    return
+                }
             }
         }
     }
@@ -205,7 +275,7 @@ public final class TGDMTrainer<Dataset: PairDataset> {
         }
         step = restoredStep
         history = restoredHistory
-        permutation = nil
+        sampler.reset()
     }
 
     // MARK: artifacts

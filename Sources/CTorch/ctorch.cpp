@@ -9,6 +9,7 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include <atomic>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -40,7 +41,14 @@ static thread_local std::string g_last_error;
 #define TG_RET(expr) TG_TRY(nullptr, { return wrap(expr); })
 #define TG_OK(stmt) TG_TRY(-1, { stmt; return 0; })
 
-static inline tg_tensor wrap(at::Tensor t) { return new tg_tensor_s{std::move(t)}; }
+// Every handle is made here and released by tg_free, so this counts the live handles (tg_live_tensors).
+static std::atomic<int64_t> g_live_tensors{0};
+
+static inline tg_tensor wrap(at::Tensor t) {
+  tg_tensor h = new tg_tensor_s{std::move(t)};
+  g_live_tensors.fetch_add(1, std::memory_order_relaxed);
+  return h;
+}
 
 static at::ScalarType to_scalar_type(int dtype) {
   switch (dtype) {
@@ -133,7 +141,12 @@ int tg_set_grad_enabled(int enabled) {
 int tg_is_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
 
 // ---- lifetime, metadata, data ----
-void tg_free(tg_tensor t) { delete t; }
+void tg_free(tg_tensor t) {
+  if (t == nullptr) return;
+  g_live_tensors.fetch_sub(1, std::memory_order_relaxed);
+  delete t;
+}
+int64_t tg_live_tensors(void) { return g_live_tensors.load(std::memory_order_relaxed); }
 tg_tensor tg_shallow_clone(tg_tensor t) { TG_RET(t->t); }
 int tg_ndim(tg_tensor t) { TG_TRY(-1, { return static_cast<int>(t->t.dim()); }) }
 int tg_shape(tg_tensor t, int64_t *out) {

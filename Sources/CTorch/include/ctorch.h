@@ -37,6 +37,8 @@ int tg_is_grad_enabled(void);
 
 // ---- lifetime, metadata, data ----
 void tg_free(tg_tensor t);
+// Tensor handles currently alive (made by any function, not yet passed to tg_free): a leak counter for tests.
+int64_t tg_live_tensors(void);
 tg_tensor tg_shallow_clone(tg_tensor t); // new handle, same storage and autograd identity
 int tg_ndim(tg_tensor t);
 int tg_shape(tg_tensor t, int64_t *out); // writes ndim values

@@ -26,6 +26,9 @@ public enum Torch {
 
     public static var isGradEnabled: Bool { tg_is_grad_enabled() == 1 }
 
+    /// Tensor handles alive in the shim right now (created, not yet freed): a leak check for tests.
+    public static var liveTensorCount: Int { Int(tg_live_tensors()) }
+
     /// Runs `body` with autograd recording off (like `torch.no_grad()`), restoring the previous mode.
     @discardableResult
     public static func noGrad<R>(_ body: () throws -> R) rethrows -> R {

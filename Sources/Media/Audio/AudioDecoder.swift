@@ -39,8 +39,14 @@ public enum AudioDecoder {
         let r = try ExternalTool.run("ffprobe", ["-v", "error", "-select_streams", "a:0", "-show_entries",
                                                  "stream=duration:format=duration", "-of", "default=nw=1:nk=1", url.path])
         guard r.status == 0 else { throw MediaError.unsupportedFormat("\(url.path): \(ExternalTool.tail(r.stderr))") }
-        let values = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").compactMap { Double($0) }
-        guard let d = values.first, d > 0 else { throw MediaError.emptyAudio("\(url.path) has no audio duration") }
+        return try parseDuration(r.stdout, path: url.path)
+    }
+
+    /// The first usable line of ffprobe's `default=nw=1:nk=1` duration output ("N/A", "nan" and "inf" are not).
+    static func parseDuration(_ output: Data, path: String) throws -> Double {
+        let values = String(decoding: output, as: UTF8.self).split(separator: "\n")
+            .compactMap { VideoProbe.parseSeconds(String($0).trimmingCharacters(in: .whitespaces)) }
+        guard let d = values.first(where: { $0 > 0 }) else { throw MediaError.emptyAudio("\(path) has no audio duration") }
         return d
     }
 }

@@ -19,15 +19,15 @@ struct ProcessResult {
 /// Runs `tgdm args` in `dir` to completion, reading stdout and stderr concurrently (neither pipe can fill up).
 func tgdmProcess(_ args: [String], in dir: URL, environment extra: [String: String] = [:]) throws -> ProcessResult {
     let p = try startTGDM(args, in: dir, environment: extra)
-    let group = DispatchGroup()
-    var err = Data()
+    final class Box: @unchecked Sendable { var data = Data() }
+    let group = DispatchGroup(), err = Box()
     let errPipe = p.standardError as! Pipe, outPipe = p.standardOutput as! Pipe
-    DispatchQueue.global().async(group: group) { err = errPipe.fileHandleForReading.readDataToEndOfFile() }
+    DispatchQueue.global().async(group: group) { err.data = errPipe.fileHandleForReading.readDataToEndOfFile() }
     let out = outPipe.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     p.waitUntilExit()
     return ProcessResult(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
-                         stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+                         stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err.data, as: UTF8.self))
 }
 
 /// Starts `tgdm args` in `dir` with pipes for stdout and stderr (one libtorch thread, like the other CLI tests).

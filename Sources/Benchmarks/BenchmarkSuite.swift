@@ -15,7 +15,7 @@ public struct BenchmarkOptions: Sendable {
 /// The benchmark suites (`tgdm bench`, `tgdm-bench`): each prints figures and, where there is a reference
 /// measured in the same run, ratios.
 public enum BenchmarkSuite: String, CaseIterable, Sendable {
-    case engine, media, face, pipeline, metrics
+    case engine, media, face, pipeline, metrics, memory
 
     public func run(options: BenchmarkOptions, log: (String) -> Void) throws {
         switch self {
@@ -24,6 +24,7 @@ public enum BenchmarkSuite: String, CaseIterable, Sendable {
         case .face: try FaceBenchmark.run(repeats: options.quick ? 1 : 10, log: log)
         case .pipeline: try PipelineBenchmark.run(options: options, log: log)
         case .metrics: try MetricsBenchmark.run(config: options.quick ? .quick : MetricsBenchmark.Config(), log: log)
+        case .memory: try MemoryBenchmark.run(config: MemoryBenchmark.Config.fromEnvironment(options.quick ? .quick : .init()), log: log)
         }
     }
 }

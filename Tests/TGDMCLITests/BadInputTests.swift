@@ -54,6 +54,8 @@ final class BadInputTests: XCTestCase {
             Case(reenact(["--model", bad("huge-header.safetensors")]), "header length"),
             Case(reenact(["--model", bad("wrong-shape-coeffs.safetensors")])),
             Case(reenact(["--model", wrongModel])),
+            Case(reenact(["--model", bad("huge-config-tgdm.safetensors")]), "far larger than"),
+            Case(["a2e", "--audio", "speech.wav", "--weights", bad("huge-config-emoa2e.safetensors"), "-o", "out.json"], "far larger than"),
             // Videos and their coefficients.
             Case(["video", "--source", src, "--driving", bad("empty.mp4"), "-o", "out.mp4"] + gen),
             Case(["video", "--source", src, "--driving", bad("truncated.mp4"), "-o", "out.mp4"] + gen),

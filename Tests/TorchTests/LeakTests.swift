@@ -88,3 +88,24 @@ final class LeakTests: XCTestCase {
         }
     }
 }
+
+/// The per-thread creation budget that loaders put around building a network from a file's metadata.
+final class CreationBudgetTests: XCTestCase {
+    func testBudgetChargesShapeCreatorsAndRestores() throws {
+        try Torch.withCreationBudget(bytes: 1000) {
+            _ = try Tensor.zeros([100])                       // 400 bytes
+            _ = try Tensor.randn([100], generator: Generator(seed: 1))   // 800 in all
+            let message = torchErrorMessage { _ = try Tensor.ones([100]) }
+            XCTAssertTrue(message.contains("exceeds the creation budget"), message)
+            XCTAssertThrowsError(try Tensor([Float](repeating: 0, count: 100)))
+            _ = try Tensor.zeros([25])                        // 100 of the 200 bytes left still fit
+            // Ops on existing tensors are not charged.
+            _ = try Tensor.zeros([10]) + 1
+        }
+        _ = try Tensor.zeros([1_000_000])                     // no budget outside
+        let message = torchErrorMessage {
+            try Torch.withCreationBudget(bytes: 1 << 20) { _ = try Linear(4096, 4096, generator: Generator(seed: 1)) }
+        }
+        XCTAssertTrue(message.contains("67108864 bytes exceeds"), message)
+    }
+}

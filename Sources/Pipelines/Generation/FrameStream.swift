@@ -27,7 +27,6 @@ public final class FrameStream {
 
     private let pipeline: TalkingFacePipeline
     private let sourceFeatures: SourceFeatures
-    private let conditionInput: Tensor
     private let composer: FrameComposer
     private let sampler: SamplerConfiguration
     private let batchSize: Int
@@ -52,7 +51,6 @@ public final class FrameStream {
         try s.validate(trainTimesteps: bundle.schedule.trainTimesteps)
         let model = pipeline.generator
         sourceFeatures = try Torch.noGrad { try model.encodeSource(texture.to(model.device)) }
-        conditionInput = try model.config.conditionInput(rho.tensor, isSequence: motion.isSequence).to(model.device)
         sourcePanel = try RGBImage(tensor: texture.squeeze(0))
         if let v = motion.video {
             driverFrames = try VideoReader(url: v.url)
@@ -71,7 +69,8 @@ public final class FrameStream {
         let renders = try pipeline.renderGeometry(frames)
         let conditioning = try Torch.noGrad {
             try model.prepare(source: sourceFeatures, render: model.config.usesRender ? renders.to(model.device) : nil,
-                              coefficients: conditionInput.narrow(0, start, b))
+                              coefficients: model.config.conditionInput(rho.tensor, isSequence: motion.isSequence,
+                                                                        rows: start..<(start + b)).to(model.device))
         }
         var config = sampler
         // Shared noise: every chunk starts from the same draw. Otherwise each chunk gets its own seed.

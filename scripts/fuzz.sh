@@ -24,9 +24,9 @@ mkdir -p "$BUILD/bin"
 targets() { for f in Fuzz/targets/*.swift Fuzz/targets/*.c; do [ -e "$f" ] && basename "${f%.*}"; done | sort -u; }
 header() { sed -n "s|^// $2: *||p" "$1" | head -1; }
 
-swiftpm_flags=(-Xswiftc -sanitize=fuzzer -Xswiftc -sanitize=address
-               -Xcc -fsanitize=fuzzer-no-link -Xcc -fsanitize=address
-               -Xcxx -fsanitize=fuzzer-no-link -Xcxx -fsanitize=address)
+# One -sanitize= list: given twice, swiftc keeps only the last, and the objects lose their coverage counters.
+swiftpm_flags=(-Xswiftc -sanitize=fuzzer,address
+               -Xcc -fsanitize=fuzzer-no-link,address -Xcxx -fsanitize=fuzzer-no-link,address)
 
 build_swift() {
   local name=$1 src=Fuzz/targets/$1.swift
@@ -41,6 +41,9 @@ build_swift() {
   done
   # Every object built so far (the closure of the targets above; the per-module debug wrappers are skipped).
   local objects; objects=$(find "$BUILD/debug/" -path "$BUILD/debug/Modules" -prune -o -path '*.build/*.o' -print | sort)
+  # Coverage counters must be in the library code, not only in the harness (libFuzzer is blind otherwise).
+  local probe; probe=$(find "$BUILD/debug/$(echo "$modules" | awk '{print $1}').build" -name '*.swift.o' | head -1)
+  /opt/swift/usr/bin/llvm-nm "$probe" | grep -q __sanitizer_cov || { echo "fuzz: $probe has no coverage instrumentation" >&2; return 1; }
   local modulemaps; modulemaps=$(find "$BUILD/debug/" -maxdepth 2 -name module.modulemap -printf '-Xcc -fmodule-map-file=%p ')
   # shellcheck disable=SC2086
   swiftc -sanitize=fuzzer,address -use-ld=lld -parse-as-library -g -module-name "fuzz_$name" "$src" \

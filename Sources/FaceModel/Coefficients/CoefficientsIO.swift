@@ -74,7 +74,8 @@ extension Coefficients {
     /// Writes exactly the bytes of `jsonData()` frame by frame, so a long sequence (an hour of speech is 90 000
     /// frames) costs one frame of text at a time instead of the whole document (JSONEncoder builds all of it).
     func writeJSON(to handle: FileHandle) throws {
-        let values = try tensor.detach().to(.float32).contiguous().floats()
+        let all = try tensor.detach().to(.float32)
+        var values: [Float] = [], first = 0   // rows `first ..< first + values.count / 261`, read 1024 at a time
         func number(_ v: Float) -> String {
             // JSONEncoder writes a Double's shortest form, dropping ".0" from integral values.
             let s = Double(v).description
@@ -85,7 +86,11 @@ extension Coefficients {
         }
         try handle.write(contentsOf: Data("{\n  \"format\" : \"\(Coefficients.fileFormat)\",\n  \"frames\" : [\n".utf8))
         for r in 0..<batch {
-            let row = values[(r * Coefficients.count)..<((r + 1) * Coefficients.count)]
+            if r - first >= values.count / Coefficients.count {
+                first = r
+                values = try all.narrow(0, r, Swift.min(1024, batch - r)).contiguous().floats()
+            }
+            let row = values[((r - first) * Coefficients.count)..<((r - first + 1) * Coefficients.count)]
             func slice(_ p: CoefficientPart) -> ArraySlice<Float> { row[(row.startIndex + p.range.lowerBound)..<(row.startIndex + p.range.upperBound)] }
             let pose = slice(.pose)
             let i = "      "

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The test command from README.md: install what is missing, build, run every test target.
+# TGDM_CI=1 (set by .ci/run): a test that would skip for a missing dependency (model, ffmpeg, espeak-ng, the
+# tgdm executable) fails instead, and any skipped test left in the log fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,3 +10,7 @@ export PATH=/opt/swift/usr/bin:$PATH
 export OMP_WAIT_POLICY=PASSIVE
 swift build --build-tests
 swift test --skip-build 2>&1 | tee /tmp/tgdm-test.log
+if [ "${TGDM_CI:-0}" = "1" ] && grep -E "^Test Case '.*' skipped" /tmp/tgdm-test.log; then
+  echo "test: FAILED: tests were skipped under TGDM_CI=1 (see above); setup must install everything they need" >&2
+  exit 1
+fi

@@ -32,7 +32,15 @@ public final class EmoA2E {
         guard let json = file.metadata["emoa2e.config"] else {
             throw EmoA2EError("\(url.lastPathComponent) has no EmoA2E config in its metadata")
         }
-        let model = try EmoA2EModel(config: EmoA2EConfig.from(json: json))
+        let config = try EmoA2EConfig.from(json: json)
+        // A crafted config cannot allocate more than twice the file's weights (+ 64 MB) while the model is built.
+        let weightBytes = file.tensors.values.reduce(0) { $0 + $1.count * $1.dtype.byteSize }
+        let model: EmoA2EModel
+        do {
+            model = try Torch.withCreationBudget(bytes: 2 * weightBytes + (64 << 20)) { try EmoA2EModel(config: config) }
+        } catch let e as TorchError where e.message.contains("creation budget") {
+            throw EmoA2EError("\(url.lastPathComponent): its config describes a model far larger than the \(weightBytes) bytes of weights it holds")
+        }
         var state: [String: Tensor] = [:]
         let isCheckpoint = file.metadata["format"] == EmoA2ETrainer.checkpointFormat
         for (k, t) in file.tensors {

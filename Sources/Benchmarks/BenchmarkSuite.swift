@@ -15,7 +15,7 @@ public struct BenchmarkOptions: Sendable {
 /// The benchmark suites (`tgdm bench`, `tgdm-bench`): each prints figures and, where there is a reference
 /// measured in the same run, ratios.
 public enum BenchmarkSuite: String, CaseIterable, Sendable {
-    case engine, media, face, analysis, fitting, identity, pipeline, metrics, distributed
+    case engine, media, face, analysis, fitting, identity, pipeline, metrics, distributed, memory
 
     public func run(options: BenchmarkOptions, log: (String) -> Void) throws {
         switch self {
@@ -30,6 +30,7 @@ public enum BenchmarkSuite: String, CaseIterable, Sendable {
             try FittingBenchmark.runPhotos(realPhotos(), log: log)
         case .identity: try IdentityBenchmark.run(photos: realPhotos(), repeats: options.quick ? 1 : 10, log: log)
         case .distributed: try DistributedBenchmark.run(config: options.quick ? .quick : DistributedBenchmark.Config(), log: log)
+        case .memory: try MemoryBenchmark.run(config: MemoryBenchmark.Config.fromEnvironment(options.quick ? .quick : .init()), log: log)
         }
     }
 }

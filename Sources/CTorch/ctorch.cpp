@@ -9,6 +9,8 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/variable.h>
 
+#include <atomic>
+#include <climits>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -40,7 +42,14 @@ static thread_local std::string g_last_error;
 #define TG_RET(expr) TG_TRY(nullptr, { return wrap(expr); })
 #define TG_OK(stmt) TG_TRY(-1, { stmt; return 0; })
 
-static inline tg_tensor wrap(at::Tensor t) { return new tg_tensor_s{std::move(t)}; }
+// Every handle is made here and released by tg_free, so this counts the live handles (tg_live_tensors).
+static std::atomic<int64_t> g_live_tensors{0};
+
+static inline tg_tensor wrap(at::Tensor t) {
+  tg_tensor h = new tg_tensor_s{std::move(t)};
+  g_live_tensors.fetch_add(1, std::memory_order_relaxed);
+  return h;
+}
 
 static at::ScalarType to_scalar_type(int dtype) {
   switch (dtype) {
@@ -136,7 +145,12 @@ int tg_set_grad_enabled(int enabled) {
 int tg_is_grad_enabled(void) { return c10::GradMode::is_enabled() ? 1 : 0; }
 
 // ---- lifetime, metadata, data ----
-void tg_free(tg_tensor t) { delete t; }
+void tg_free(tg_tensor t) {
+  if (t == nullptr) return;
+  g_live_tensors.fetch_sub(1, std::memory_order_relaxed);
+  delete t;
+}
+int64_t tg_live_tensors(void) { return g_live_tensors.load(std::memory_order_relaxed); }
 tg_tensor tg_shallow_clone(tg_tensor t) { TG_RET(t->t); }
 int tg_ndim(tg_tensor t) { TG_TRY(-1, { return static_cast<int>(t->t.dim()); }) }
 int tg_shape(tg_tensor t, int64_t *out) {
@@ -182,8 +196,32 @@ int tg_item_checked(tg_tensor t, double *out) {
 int tg_is_contiguous(tg_tensor t) { TG_TRY(-1, { return t->t.is_contiguous() ? 1 : 0; }) }
 
 // ---- creation ----
+static thread_local int64_t g_creation_budget = -1;
+
+int64_t tg_set_creation_budget(int64_t bytes) {
+  int64_t previous = g_creation_budget;
+  g_creation_budget = bytes < 0 ? -1 : bytes;
+  return previous;
+}
+
+// Charges a tensor of this shape and dtype to the thread's creation budget before it is allocated.
+static void charge(const int64_t *shape, int ndim, int dtype) {
+  if (g_creation_budget < 0) return;
+  int64_t bytes = static_cast<int64_t>(c10::elementSize(to_scalar_type(dtype)));
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0) throw std::invalid_argument("negative dimension " + std::to_string(shape[i]));
+    if (shape[i] != 0 && bytes > INT64_MAX / shape[i]) throw std::length_error("tensor size overflows");
+    bytes *= shape[i];
+  }
+  if (bytes > g_creation_budget)
+    throw std::length_error("a tensor of " + std::to_string(bytes) + " bytes exceeds the creation budget (" +
+                            std::to_string(g_creation_budget) + " bytes left)");
+  g_creation_budget -= bytes;
+}
+
 tg_tensor tg_from_data(const void *data, const int64_t *shape, int ndim, int dtype) {
   TG_TRY(nullptr, {
+    charge(shape, ndim, dtype);
     // Bools arrive as bytes; any byte other than 0 or 1 would be an invalid bool to ATen, so they are
     // copied as uint8 and compared with zero.
     const bool is_bool = dtype == TG_BOOL;
@@ -197,10 +235,14 @@ tg_tensor tg_from_data(const void *data, const int64_t *shape, int ndim, int dty
     return wrap(is_bool ? t.ne(0) : t);
   })
 }
-tg_tensor tg_zeros(const int64_t *s, int n, int dtype, int device) { TG_RET(at::zeros(dims_of(s, n), opts(dtype, device))); }
-tg_tensor tg_ones(const int64_t *s, int n, int dtype, int device) { TG_RET(at::ones(dims_of(s, n), opts(dtype, device))); }
+tg_tensor tg_zeros(const int64_t *s, int n, int dtype, int device) {
+  TG_TRY(nullptr, { charge(s, n, dtype); return wrap(at::zeros(dims_of(s, n), opts(dtype, device))); })
+}
+tg_tensor tg_ones(const int64_t *s, int n, int dtype, int device) {
+  TG_TRY(nullptr, { charge(s, n, dtype); return wrap(at::ones(dims_of(s, n), opts(dtype, device))); })
+}
 tg_tensor tg_full(const int64_t *s, int n, double v, int dtype, int device) {
-  TG_RET(at::full(dims_of(s, n), v, opts(dtype, device)));
+  TG_TRY(nullptr, { charge(s, n, dtype); return wrap(at::full(dims_of(s, n), v, opts(dtype, device))); })
 }
 tg_tensor tg_arange(double a, double b, double step, int dtype, int device) {
   TG_RET(at::arange(a, b, step, opts(dtype, device)));
@@ -226,13 +268,22 @@ void tg_generator_set_seed(tg_generator g, uint64_t seed) {
 }
 // Random numbers are drawn on the CPU and moved, so a seed gives the same numbers on every device.
 tg_tensor tg_randn(const int64_t *s, int n, int dtype, int device, tg_generator g) {
-  TG_RET(at::randn(dims_of(s, n), gen(g), opts(dtype, -1)).to(to_device(device)));
+  TG_TRY(nullptr, {
+    charge(s, n, dtype);
+    return wrap(at::randn(dims_of(s, n), gen(g), opts(dtype, -1)).to(to_device(device)));
+  })
 }
 tg_tensor tg_rand(const int64_t *s, int n, int dtype, int device, tg_generator g) {
-  TG_RET(at::rand(dims_of(s, n), gen(g), opts(dtype, -1)).to(to_device(device)));
+  TG_TRY(nullptr, {
+    charge(s, n, dtype);
+    return wrap(at::rand(dims_of(s, n), gen(g), opts(dtype, -1)).to(to_device(device)));
+  })
 }
 tg_tensor tg_randint(int64_t low, int64_t high, const int64_t *s, int n, int device, tg_generator g) {
-  TG_RET(at::randint(low, high, dims_of(s, n), gen(g), opts(TG_I64, -1)).to(to_device(device)));
+  TG_TRY(nullptr, {
+    charge(s, n, TG_I64);
+    return wrap(at::randint(low, high, dims_of(s, n), gen(g), opts(TG_I64, -1)).to(to_device(device)));
+  })
 }
 tg_tensor tg_randperm(int64_t n, int device, tg_generator g) {
   TG_RET(at::randperm(n, gen(g), opts(TG_I64, -1)).to(to_device(device)));

@@ -16,8 +16,20 @@ public struct TGDMCommand: ParsableCommand {
             try command.run()
             Self.exit()
         } catch {
-            Self.exit(withError: error)
+            reportAndExit(error)
         }
+    }
+
+    /// Help and version go to stdout as ArgumentParser prints them; every other failure is one `error:` line on
+    /// stderr (usage hints may follow) and a non-zero exit, like the errors `runReportingErrors` reports.
+    static func reportAndExit(_ error: Error) -> Never {
+        let code = exitCode(for: error)
+        guard code != .success else { Self.exit(withError: error) }
+        var text = fullMessage(for: error)
+        if text.hasPrefix("Error: ") { text = "error: " + text.dropFirst("Error: ".count) }
+        if !text.isEmpty, !text.hasPrefix("error: ") { text = "error: " + text }
+        if !text.isEmpty { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+        Foundation.exit(code.rawValue)
     }
 
     public static let configuration = CommandConfiguration(
@@ -86,6 +98,13 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 }
 
 func outputURL(_ path: String) -> URL { URL(fileURLWithPath: path) }
+
+/// Refuses an output name whose extension the writer cannot produce, before any work is done.
+func requireExtension(_ path: String, _ allowed: [String], _ what: String) throws {
+    guard allowed.contains(URL(fileURLWithPath: path).pathExtension.lowercased()) else {
+        throw ValidationError("\(path): \(what) (use a .\(allowed.joined(separator: ", .")) name)")
+    }
+}
 func inputURL(_ path: String) throws -> URL {
     let u = URL(fileURLWithPath: path)
     guard FileManager.default.fileExists(atPath: u.path) else { throw CommandError("no such file: \(path)") }

@@ -166,3 +166,28 @@ final class CoefficientsTests: XCTestCase {
         XCTAssertThrowsError(try Coefficients.load(from: truncURL))
     }
 }
+
+/// `save(to: "….json")` streams the document frame by frame; it must be byte-identical to `jsonData()`.
+final class CoefficientJSONStreamingTests: XCTestCase {
+    func testStreamedJSONEqualsTheEncoderBytes() throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var values = try Tensor.randn([4, 261], generator: Generator(seed: 2)).floats()
+        // Values whose text form differs between printers: integral, tiny, huge, negative zero, subnormal.
+        let special: [Float] = [0, 1, -2, 1e-5, 1e-38, 3e20, -0.0, 1.0e-45, 123456789, 0.1, 1.0 / 3]
+        for (i, v) in special.enumerated() { values[i * 7] = v }
+        // 2100 frames: the writer reads the tensor 1024 rows at a time.
+        let long = try Tensor.randn([2100, 261], generator: Generator(seed: 3)).floats()
+        for batch in [1, 4, 2100] {
+            let rows = batch == 2100 ? long : Array(values.prefix(batch * 261))
+            let c = try Coefficients(Tensor(rows, shape: [batch, 261]))
+            let url = dir.appendingPathComponent("c\(batch).json")
+            try c.save(to: url)
+            let streamed = try Data(contentsOf: url), encoded = try c.jsonData()
+            XCTAssertEqual(String(decoding: streamed, as: UTF8.self), String(decoding: encoded, as: UTF8.self))
+            XCTAssertEqual(try Coefficients.load(from: url).tensor.floats(), try c.tensor.floats())
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["c1.json", "c2100.json", "c4.json"],
+                       "no temporary files left")
+    }
+}

@@ -17,11 +17,19 @@ final class RendererTests: XCTestCase {
         let out = try renderer.render(c, width: size, height: size)
         let golden = try file.tensors["images"]!.to(.float32) / 127.5 - 1.0
         debugSave(try Tensor.cat([out.image, golden], dim: 0), "golden")
-        let p = try psnr(out.image, golden)
-        XCTAssertGreaterThanOrEqual(p, 35, "PSNR \(p) dB")
+        // PSNR over the face pixels only (the golden mask): the background is exact in both and would
+        // inflate a whole-image figure (the face covers about 39% of the image).
+        let mask = try file.tensors["masks"]!.to(.float32).unsqueeze(1).expand(out.image.shape)
+        let faceMSE = try ((out.image - golden).square() * mask).sum().item() / mask.sum().item()
+        let facePSNR = 10 * log10(4 / faceMSE)
+        print("golden renders: face PSNR \(facePSNR) dB, whole image \(try psnr(out.image, golden)) dB, coverage \(try mask.mean().item())")
+        // Measured 58.94 dB: the uint8 quantisation of the golden images alone limits it to ≈ 58.9 dB.
+        XCTAssertGreaterThanOrEqual(facePSNR, 57, "face PSNR \(facePSNR) dB")
         let maskDiff = try (out.mask.squeeze(1) - file.tensors["masks"]!.to(.float32)).abs().mean().item()
-        XCTAssertLessThan(maskDiff, 0.003)
-        XCTAssertLessThan(try (out.landmarks - file.tensors["landmarks"]!).abs().max().item(), 1e-2)
+        let landmarkDiff = try (out.landmarks - file.tensors["landmarks"]!).abs().max().item()
+        print("golden renders: mask mismatch \(maskDiff), landmarks max diff \(landmarkDiff) px")
+        XCTAssertLessThan(maskDiff, 1e-4)          // measured 0: the same pixels are face
+        XCTAssertLessThan(landmarkDiff, 1e-4)      // measured 7.6e-6 px
     }
 
     func testOutputShapesRangeAndBackground() throws {

@@ -4,7 +4,7 @@ import XCTest
 
 final class SpeechTests: XCTestCase {
     private func requireESpeak() throws {
-        guard ExternalTool.locate("espeak-ng") != nil else { throw XCTSkip("espeak-ng is not installed") }
+        try requireOrSkip(ExternalTool.locate("espeak-ng") != nil, "espeak-ng is not installed (scripts/setup.sh)")
     }
 
     func testSynthesizeWithPhonemeTimings() throws {

@@ -12,7 +12,7 @@ func makeTempDir(_ name: String = #function) throws -> URL {
 
 /// Runs ffmpeg quietly, skipping the test when ffmpeg is not installed.
 func ffmpeg(_ args: [String]) throws {
-    guard ExternalTool.locate("ffmpeg") != nil else { throw XCTSkip("ffmpeg is not installed") }
+    try requireOrSkip(ExternalTool.locate("ffmpeg") != nil, "ffmpeg is not installed (scripts/setup.sh)")
     _ = try ExternalTool.runChecked("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y"] + args)
 }
 

@@ -14,7 +14,7 @@ let samples = repository.appendingPathComponent("Samples")
 /// Runs the built `tgdm` executable (next to the test bundle) and returns its exit status and output.
 func tgdm(_ args: [String], in dir: URL? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tgdm")
-    guard FileManager.default.fileExists(atPath: exe.path) else { throw XCTSkip("build the tgdm product first (swift build)") }
+    try requireOrSkip(FileManager.default.fileExists(atPath: exe.path), "build the tgdm product first (swift build)")
     let p = Process()
     p.executableURL = exe
     p.arguments = args

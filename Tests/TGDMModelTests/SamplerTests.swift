@@ -104,6 +104,14 @@ final class TGDMSamplerTests: XCTestCase {
         XCTAssertEqual(try smoothed.select(0, 1).floats(), [6, 7, 8, 9, 10, 11])
         XCTAssertEqual(try smoothed.select(0, 0).floats(), [2, 3, 4, 5, 6, 7])
         XCTAssertEqual(try TGDMConfig.tiny.conditionInput(rho, isSequence: false).floats(), try rho.floats())
+        // Chunks computed alone (a long video conditions chunk by chunk) equal the rows of the whole sequence.
+        let long = try Tensor.randn([11, 6], generator: Generator(seed: 4))
+        for (c, sequence) in [(config, true), (TGDMConfig.tiny, true), (TGDMConfig.tiny, false)] {
+            let whole = try c.conditionInput(long, isSequence: sequence)
+            let chunks = try stride(from: 0, to: 11, by: 4).map { try c.conditionInput(long, isSequence: sequence, rows: $0..<min(11, $0 + 4)) }
+            XCTAssertEqual(try Tensor.cat(chunks, dim: 0).floats(), try whole.floats(), "k = \(c.temporalRadius), sequence \(sequence)")
+        }
+        XCTAssertThrowsError(try config.conditionInput(long, isSequence: true, rows: 9..<12))
     }
 
     /// Fine-tuning a warp model from a model without the warp: the widened input layer starts at zero for the new

@@ -3,7 +3,7 @@ import XCTest
 @testable import TextEncoder
 
 /// The default encoder. Tests that need the pretrained weights skip when scripts/text/install_minilm.sh has
-/// not been run; the rest use a small random BERT with the real vocabulary.
+/// not been run (and fail under TGDM_CI=1); the rest use a small random BERT with the real vocabulary.
 final class MiniLMTests: XCTestCase {
     static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
     nonisolated(unsafe) static var cached: MiniLMEmotionEncoder?
@@ -12,10 +12,9 @@ final class MiniLMTests: XCTestCase {
 
     func pretrained() throws -> MiniLMEmotionEncoder {
         if let e = Self.cached { return e }
-        guard let dir = MiniLMEmotionEncoder.installedDirectory() else {
-            throw XCTSkip("all-MiniLM-L6-v2 not installed (scripts/text/install_minilm.sh)")
-        }
-        let e = try MiniLMEmotionEncoder(directory: dir)
+        let installed = MiniLMEmotionEncoder.installedDirectory()
+        try requireOrSkip(installed != nil, "all-MiniLM-L6-v2 not installed (scripts/text/install_minilm.sh)")
+        let e = try MiniLMEmotionEncoder(directory: installed!)
         Self.cached = e
         return e
     }
@@ -31,21 +30,25 @@ final class MiniLMTests: XCTestCase {
         let ref = try Safetensors.load(Self.fixtures.appendingPathComponent("minilm_reference.safetensors"))
         let texts = ref.metadata["texts"]!.components(separatedBy: "\u{0001}")
         XCTAssertEqual(texts.count, 24)
-        var worst = 1.0
+        var worst = 1.0, worstDiff = 0.0
         for (i, text) in texts.enumerated() {
             let z = try encoder.embedStyle(text)
             let expected = try ref.tensors["single.\(i)"]!.reshape([1, -1])
             let cosine = try (z * expected).sum().item()
             worst = min(worst, cosine)
-            XCTAssertGreaterThanOrEqual(cosine, 0.9999, text)
-            XCTAssertLessThan(try (z - expected).abs().max().item(), 1e-4, text)
+            worstDiff = max(worstDiff, try (z - expected).abs().max().item())
         }
-        print("MiniLM parity: worst cosine \(worst) over \(texts.count) prompts")
+        print("MiniLM parity: worst cosine \(worst), max abs diff \(worstDiff) over \(texts.count) prompts")
+        // docs/EMOA2E.md quotes the worst cosine 0.99999988 (1 − 1.2e-7: float32 rounding of a unit vector).
+        XCTAssertGreaterThanOrEqual(worst, 0.9999997)
+        XCTAssertLessThan(worstDiff, 1e-6)   // measured 1.5e-7
         // Padded batch: the attention mask must make padding irrelevant.
         let batch = try Torch.noGrad {
             try encoder.model.meanPooledEmbedding(ref.tensors["batch.ids"]!, attentionMask: ref.tensors["batch.mask"]!)
         }
-        XCTAssertLessThan(try (batch - ref.tensors["batch.embeddings"]!).abs().max().item(), 1e-4)
+        let batchDiff = try (batch - ref.tensors["batch.embeddings"]!).abs().max().item()
+        print("MiniLM parity: padded batch max abs diff \(batchDiff)")
+        XCTAssertLessThan(batchDiff, 1e-6)
     }
 
     func testJoyfulIsCloserToHappyThanToSad() throws {
@@ -53,6 +56,9 @@ final class MiniLMTests: XCTestCase {
         let happy = try e.similarity("joyful", "happy"), sad = try e.similarity("joyful", "sad")
         print("MiniLM cos(joyful, happy) = \(happy), cos(joyful, sad) = \(sad)")
         XCTAssertGreaterThan(happy, sad)
+        // The figures docs/EMOA2E.md quotes.
+        XCTAssertEqual(happy, 0.684, accuracy: 0.001)
+        XCTAssertEqual(sad, 0.269, accuracy: 0.001)
         XCTAssertGreaterThan(try e.similarity("furious", "angry"), try e.similarity("furious", "happy"))
     }
 

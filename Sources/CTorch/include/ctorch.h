@@ -37,6 +37,8 @@ int tg_is_grad_enabled(void);
 
 // ---- lifetime, metadata, data ----
 void tg_free(tg_tensor t);
+// Tensor handles currently alive (made by any function, not yet passed to tg_free): a leak counter for tests.
+int64_t tg_live_tensors(void);
 tg_tensor tg_shallow_clone(tg_tensor t); // new handle, same storage and autograd identity
 int tg_ndim(tg_tensor t);
 int tg_shape(tg_tensor t, int64_t *out); // writes ndim values
@@ -49,6 +51,11 @@ int tg_item_checked(tg_tensor t, double *out); // 0, or -1 when t has not exactl
 int tg_is_contiguous(tg_tensor t);
 
 // ---- creation ----
+// A per-thread budget in bytes for the tensors the shape-based creators below make (from_data, zeros, ones,
+// full, randn, rand, randint): each one is charged before it is allocated and fails once the budget is spent.
+// -1 (the default) means no budget. Returns the previous budget. Used while building a module from untrusted
+// metadata, so a crafted config cannot allocate more than its file could fill.
+int64_t tg_set_creation_budget(int64_t bytes);
 tg_tensor tg_from_data(const void *data, const int64_t *shape, int ndim, int dtype); // copies
 tg_tensor tg_zeros(const int64_t *shape, int ndim, int dtype, int device);
 tg_tensor tg_ones(const int64_t *shape, int ndim, int dtype, int device);

@@ -44,7 +44,7 @@ extension Coefficients {
     /// Saves as `.json` or `.safetensors` (chosen by the extension), atomically.
     public func save(to url: URL) throws {
         switch url.pathExtension.lowercased() {
-        case "json": try writeAtomically(jsonData(), to: url)
+        case "json": try writeAtomically(to: url) { try writeJSON(to: $0) }
         case "safetensors":
             try Safetensors.save(["coefficients": tensor.detach().contiguous()],
                                  metadata: ["format": Coefficients.fileFormat, "layout": Coefficients.layoutDescription],
@@ -69,6 +69,45 @@ extension Coefficients {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try enc.encode(file)
+    }
+
+    /// Writes exactly the bytes of `jsonData()` frame by frame, so a long sequence (an hour of speech is 90 000
+    /// frames) costs one frame of text at a time instead of the whole document (JSONEncoder builds all of it).
+    func writeJSON(to handle: FileHandle) throws {
+        let all = try tensor.detach().to(.float32)
+        var values: [Float] = [], first = 0   // rows `first ..< first + values.count / 261`, read 1024 at a time
+        func number(_ v: Float) -> String {
+            // JSONEncoder writes a Double's shortest form, dropping ".0" from integral values.
+            let s = Double(v).description
+            return s.hasSuffix(".0") ? String(s.dropLast(2)) : s
+        }
+        func array(_ part: ArraySlice<Float>, indent: String) -> String {
+            "[\n" + part.map { indent + "  " + number($0) }.joined(separator: ",\n") + "\n" + indent + "]"
+        }
+        try handle.write(contentsOf: Data("{\n  \"format\" : \"\(Coefficients.fileFormat)\",\n  \"frames\" : [\n".utf8))
+        for r in 0..<batch {
+            if r - first >= values.count / Coefficients.count {
+                first = r
+                values = try all.narrow(0, r, Swift.min(1024, batch - r)).contiguous().floats()
+            }
+            let row = values[((r - first) * Coefficients.count)..<((r - first + 1) * Coefficients.count)]
+            func slice(_ p: CoefficientPart) -> ArraySlice<Float> { row[(row.startIndex + p.range.lowerBound)..<(row.startIndex + p.range.upperBound)] }
+            let pose = slice(.pose)
+            let i = "      "
+            var frame = "    {\n"
+            frame += i + "\"expression\" : " + array(slice(.expression), indent: i) + ",\n"
+            frame += i + "\"gaze\" : " + array(slice(.gaze), indent: i) + ",\n"
+            frame += i + "\"identity\" : " + array(slice(.identity), indent: i) + ",\n"
+            frame += i + "\"illumination\" : " + array(slice(.illumination), indent: i) + ",\n"
+            frame += i + "\"pose\" : {\n"
+            frame += i + "  \"angles\" : " + array(pose.prefix(3), indent: i + "  ") + ",\n"
+            frame += i + "  \"translation\" : " + array(pose.suffix(3), indent: i + "  ") + "\n"
+            frame += i + "},\n"
+            frame += i + "\"texture\" : " + array(slice(.texture), indent: i) + "\n"
+            frame += "    }" + (r + 1 < batch ? ",\n" : "\n")
+            try handle.write(contentsOf: Data(frame.utf8))
+        }
+        try handle.write(contentsOf: Data("  ],\n  \"layout\" : \"\(Coefficients.layoutDescription)\",\n  \"version\" : 1\n}".utf8))
     }
 
     public static func loadJSON(from url: URL) throws -> Coefficients {

@@ -8,12 +8,38 @@ public enum AudioDecoder {
     /// Mono samples at `sampleRate`. Throws `fileNotFound`, `unsupportedFormat` (not a media file),
     /// `emptyAudio` (no audio stream, or zero samples) or `corruptData`.
     public static func decode(_ url: URL, sampleRate: Int = 16000) throws -> [Float] {
+        var samples: [Float] = []
+        try decode(url, sampleRate: sampleRate) { samples.append(contentsOf: $0) }
+        return samples
+    }
+
+    /// Streams the samples to `body` in pieces of at most `chunk` samples as ffmpeg decodes them, so memory does
+    /// not grow with the length of the audio. Same errors as `decode(_:sampleRate:)`; an error thrown by `body`
+    /// stops ffmpeg and is rethrown. Returns the number of samples.
+    @discardableResult
+    public static func decode(_ url: URL, sampleRate: Int = 16000, chunk: Int = 1 << 16, _ body: ([Float]) throws -> Void) throws -> Int {
         guard FileManager.default.fileExists(atPath: url.path) else { throw MediaError.fileNotFound(url.path) }
         guard (1000...384_000).contains(sampleRate) else {
             throw MediaError.invalidArgument("sample rate must be 1000...384000 Hz, got \(sampleRate)")
         }
-        let r = try ExternalTool.run("ffmpeg", ["-v", "error", "-nostdin", "-i", url.path, "-map", "0:a:0",
-                                                "-ac", "1", "-ar", String(sampleRate), "-f", "f32le", "-"])
+        var count = 0
+        var carry = Data()   // a sample split between two reads
+        let r = try ExternalTool.stream("ffmpeg", ["-v", "error", "-nostdin", "-i", url.path, "-map", "0:a:0",
+                                                   "-ac", "1", "-ar", String(sampleRate), "-f", "f32le", "-"],
+                                        chunkBytes: max(1, chunk) * MemoryLayout<Float>.size) { bytes in
+            carry.append(bytes)
+            let n = carry.count / MemoryLayout<Float>.size
+            guard n > 0 else { return }
+            let whole = carry.startIndex..<(carry.startIndex + n * MemoryLayout<Float>.size)
+            var samples = [Float](repeating: 0, count: n)
+            _ = samples.withUnsafeMutableBytes { carry.copyBytes(to: $0, from: whole) }
+            carry = carry.subdata(in: whole.upperBound..<carry.endIndex)
+            if let bad = samples.firstIndex(where: { !$0.isFinite }) {
+                throw MediaError.corruptData("\(url.path): non-finite sample at index \(count + bad)")
+            }
+            count += n
+            try body(samples)
+        }
         let err = ExternalTool.tail(r.stderr)
         if r.status != 0 {
             if r.stderr.contains("matches no streams") { throw MediaError.emptyAudio("\(url.path) has no audio stream") }
@@ -23,14 +49,8 @@ public enum AudioDecoder {
             }
             throw MediaError.corruptData("decoding audio of \(url.path) failed: \(err)")
         }
-        let count = r.stdout.count / MemoryLayout<Float>.size
         guard count > 0 else { throw MediaError.emptyAudio("\(url.path) decodes to zero samples") }
-        var samples = [Float](repeating: 0, count: count)
-        _ = samples.withUnsafeMutableBytes { r.stdout.copyBytes(to: $0) }
-        if let bad = samples.firstIndex(where: { !$0.isFinite }) {
-            throw MediaError.corruptData("\(url.path): non-finite sample at index \(bad)")
-        }
-        return samples
+        return count
     }
 
     /// The duration in seconds that ffprobe reports for the first audio stream (no decoding).
@@ -39,8 +59,14 @@ public enum AudioDecoder {
         let r = try ExternalTool.run("ffprobe", ["-v", "error", "-select_streams", "a:0", "-show_entries",
                                                  "stream=duration:format=duration", "-of", "default=nw=1:nk=1", url.path])
         guard r.status == 0 else { throw MediaError.unsupportedFormat("\(url.path): \(ExternalTool.tail(r.stderr))") }
-        let values = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").compactMap { Double($0) }
-        guard let d = values.first, d > 0 else { throw MediaError.emptyAudio("\(url.path) has no audio duration") }
+        return try parseDuration(r.stdout, path: url.path)
+    }
+
+    /// The first usable line of ffprobe's `default=nw=1:nk=1` duration output ("N/A", "nan" and "inf" are not).
+    static func parseDuration(_ output: Data, path: String) throws -> Double {
+        let values = String(decoding: output, as: UTF8.self).split(separator: "\n")
+            .compactMap { VideoProbe.parseSeconds(String($0).trimmingCharacters(in: .whitespaces)) }
+        guard let d = values.first(where: { $0 > 0 }) else { throw MediaError.emptyAudio("\(path) has no audio duration") }
         return d
     }
 }

@@ -132,46 +132,112 @@ public struct MFCC: Sendable {
     /// MFCC rows for `samples` (mono, in [-1, 1], at `config.sampleRate`).
     /// Throws `emptyAudio` for an empty signal and `invalidArgument` for NaN/infinite samples.
     public func compute(_ samples: [Float]) throws -> MFCCFeatures {
-        guard !samples.isEmpty else { throw MediaError.emptyAudio("cannot compute MFCC of an empty signal") }
-        if let bad = samples.firstIndex(where: { !$0.isFinite }) {
-            throw MediaError.invalidArgument("audio sample \(bad) is NaN or infinite")
-        }
-        let c = config
-        let w = c.windowLength, h = c.hopLength, nfft = c.fftSize
-        let rows = rowCount(sampleCount: samples.count)
-        let padded = (rows - 1) * h + w
-        // Pre-emphasis into a zero-padded Double buffer covering every frame.
-        var signal = [Double](repeating: 0, count: padded)
-        signal[0] = Double(samples[0])
-        for i in 1..<samples.count { signal[i] = Double(samples[i]) - c.preemphasis * Double(samples[i - 1]) }
+        var stream = try MFCCStream(self)
+        try stream.append(samples)
+        return try stream.finish()
+    }
 
-        var spectrum = try RealPowerSpectrum(n: nfft)
-        let bins = nfft / 2 + 1
-        var power = [Double](repeating: 0, count: bins)
-        var frame = [Double](repeating: 0, count: w)
-        var logMel = [Double](repeating: 0, count: c.filterCount)
-        var out = [Float](repeating: 0, count: rows * c.cepstrumCount)
+    /// One MFCC row of a pre-emphasised frame (`frame` holds `windowLength` samples), into `out`.
+    func row(_ frame: UnsafeBufferPointer<Double>, scratch: inout MFCCScratch, into out: UnsafeMutableBufferPointer<Float>) {
+        let c = config
+        let w = c.windowLength, nfft = c.fftSize, bins = nfft / 2 + 1, nf = c.filterCount
         let eps = Double.ulpOfOne
-        let nf = c.filterCount
-        for r in 0..<rows {
-            let start = r * h
-            for i in 0..<w { frame[i] = signal[start + i] * windowWeights[i] }
-            frame.withUnsafeBufferPointer { f in power.withUnsafeMutableBufferPointer { spectrum.compute(f, into: $0) } }
-            var energy = 0.0
-            for k in 0..<bins { power[k] /= Double(nfft); energy += power[k] }
-            if energy == 0 { energy = eps }
-            for j in 0..<nf {
-                var e = 0.0
-                for tap in filterBank[j] { e += power[tap.bin] * tap.weight }
-                logMel[j] = Foundation.log(e == 0 ? eps : e)
-            }
-            for k in 0..<c.cepstrumCount {
-                var s = 0.0
-                for n in 0..<nf { s += dct[k * nf + n] * logMel[n] }
-                out[r * c.cepstrumCount + k] = Float(s * lifter[k])
-            }
-            if c.appendEnergy { out[r * c.cepstrumCount] = Float(Foundation.log(energy)) }
+        for i in 0..<w { scratch.frame[i] = frame[i] * windowWeights[i] }
+        scratch.frame.withUnsafeBufferPointer { f in scratch.power.withUnsafeMutableBufferPointer { scratch.spectrum.compute(f, into: $0) } }
+        var energy = 0.0
+        for k in 0..<bins { scratch.power[k] /= Double(nfft); energy += scratch.power[k] }
+        if energy == 0 { energy = eps }
+        for j in 0..<nf {
+            var e = 0.0
+            for tap in filterBank[j] { e += scratch.power[tap.bin] * tap.weight }
+            scratch.logMel[j] = Foundation.log(e == 0 ? eps : e)
         }
-        return MFCCFeatures(rowCount: rows, coefficientCount: c.cepstrumCount, values: out)
+        for k in 0..<c.cepstrumCount {
+            var v = 0.0
+            for n in 0..<nf { v += dct[k * nf + n] * scratch.logMel[n] }
+            out[k] = Float(v * lifter[k])
+        }
+        if c.appendEnergy { out[0] = Float(Foundation.log(energy)) }
+    }
+}
+
+/// Per-row work buffers of `MFCC.row`.
+struct MFCCScratch {
+    var spectrum: RealPowerSpectrum
+    var power: [Double]
+    var frame: [Double]
+    var logMel: [Double]
+    init(_ c: MFCCConfig) throws {
+        spectrum = try RealPowerSpectrum(n: c.fftSize)
+        power = [Double](repeating: 0, count: c.fftSize / 2 + 1)
+        frame = [Double](repeating: 0, count: c.windowLength)
+        logMel = [Double](repeating: 0, count: c.filterCount)
+    }
+}
+
+/// MFCCs of a signal that arrives in pieces (an ffmpeg pipe): the same rows as `MFCC.compute` on the whole
+/// signal, bit for bit, while holding only the samples of frames not yet complete (one window) and the rows.
+/// `append` pieces of any size, then `finish` pads the last frame with zeros as psf does.
+public struct MFCCStream {
+    public let mfcc: MFCC
+    /// Samples appended so far.
+    public private(set) var sampleCount = 0
+    private var pending: [Double] = []        // pre-emphasised samples from absolute index `pendingStart`
+    private var pendingStart = 0
+    private var previous: Float = 0           // the last raw sample, for the pre-emphasis of the next piece
+    private var rows: [Float] = []
+    private var rowCount = 0
+    private var scratch: MFCCScratch
+
+    public init(_ mfcc: MFCC) throws {
+        self.mfcc = mfcc
+        scratch = try MFCCScratch(mfcc.config)
+    }
+
+    /// Adds samples (mono, in [-1, 1]); throws `invalidArgument` for NaN/infinite ones.
+    public mutating func append(_ samples: [Float]) throws {
+        if let bad = samples.firstIndex(where: { !$0.isFinite }) {
+            throw MediaError.invalidArgument("audio sample \(sampleCount + bad) is NaN or infinite")
+        }
+        let c = mfcc.config
+        pending.reserveCapacity(pending.count + samples.count)
+        for x in samples {
+            // y[0] = x[0], y[n] = x[n] − k·x[n−1]
+            pending.append(sampleCount == 0 ? Double(x) : Double(x) - c.preemphasis * Double(previous))
+            previous = x
+            sampleCount += 1
+        }
+        // Frames whose samples have all arrived; a partial last frame waits for `finish` (psf zero-pads it).
+        while rowCount * c.hopLength + c.windowLength <= sampleCount { emitRow() }
+        // Drop samples no later frame reads (in large steps, so the copying stays linear).
+        let firstNeeded = rowCount * c.hopLength
+        if firstNeeded - pendingStart >= 1 << 16 {
+            pending.removeFirst(firstNeeded - pendingStart)
+            pendingStart = firstNeeded
+        }
+    }
+
+    /// The rows of the whole signal. Throws `emptyAudio` when nothing was appended.
+    public mutating func finish() throws -> MFCCFeatures {
+        guard sampleCount > 0 else { throw MediaError.emptyAudio("cannot compute MFCC of an empty signal") }
+        let c = mfcc.config
+        let total = mfcc.rowCount(sampleCount: sampleCount)
+        let padded = (total - 1) * c.hopLength + c.windowLength
+        pending.append(contentsOf: repeatElement(0, count: max(0, padded - (pendingStart + pending.count))))
+        while rowCount < total { emitRow() }
+        return MFCCFeatures(rowCount: total, coefficientCount: c.cepstrumCount, values: rows)
+    }
+
+    private mutating func emitRow() {
+        let c = mfcc.config
+        let start = rowCount * c.hopLength - pendingStart
+        var out = [Float](repeating: 0, count: c.cepstrumCount)
+        pending.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                mfcc.row(UnsafeBufferPointer(rebasing: p[start..<(start + c.windowLength)]), scratch: &scratch, into: o)
+            }
+        }
+        rows.append(contentsOf: out)
+        rowCount += 1
     }
 }

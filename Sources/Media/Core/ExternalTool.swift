@@ -67,6 +67,41 @@ enum ExternalTool {
                       stderr: String(decoding: errData.data, as: UTF8.self))
     }
 
+    /// Runs `tool`, handing its stdout to `body` in pieces of at most `chunkBytes` as they arrive (stderr is
+    /// collected concurrently). If `body` throws, the tool is terminated and the error rethrown. The result's
+    /// `stdout` is empty.
+    static func stream(_ tool: String, _ arguments: [String], chunkBytes: Int, _ body: (Data) throws -> Void) throws -> Result {
+        let path = try require(tool)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw MediaError.toolFailed("cannot start \(tool): \(error.localizedDescription)")
+        }
+        let group = DispatchGroup()
+        let errData = DataBox()
+        DispatchQueue.global().async(group: group) { errData.data = err.fileHandleForReading.readDataToEndOfFile() }
+        let reader = out.fileHandleForReading
+        do {
+            while let piece = try reader.read(upToCount: chunkBytes), !piece.isEmpty { try body(piece) }
+        } catch {
+            if process.isRunning { process.terminate() }
+            try? reader.close()
+            group.wait()
+            process.waitUntilExit()
+            throw error
+        }
+        group.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: Data(), stderr: String(decoding: errData.data, as: UTF8.self))
+    }
+
     /// Runs `tool` and throws `toolFailed` (with the tail of stderr) on a non-zero exit status.
     static func runChecked(_ tool: String, _ arguments: [String], stdin: Data? = nil) throws -> Result {
         let r = try run(tool, arguments, stdin: stdin)

@@ -28,7 +28,6 @@ public final class FrameStream {
 
     private let pipeline: TalkingFacePipeline
     private let sourceFeatures: SourceFeatures
-    private let conditionInput: Tensor
     private let composer: FrameComposer
     private let origin: WarpOrigin?
     /// z_id for swap models, 1 × identityDim.
@@ -61,7 +60,6 @@ public final class FrameStream {
         let model = pipeline.generator
         if model.config.sourceWarp, origin == nil { throw PipelineError.model("this model reads the warped source, which this job has none of") }
         sourceFeatures = try Torch.noGrad { try model.encodeSource(texture.to(model.device)) }
-        conditionInput = try model.config.conditionInput(rho.tensor, isSequence: motion.isSequence).to(model.device)
         sourcePanel = try RGBImage(tensor: (origin?.image ?? texture).squeeze(0))
         if let v = motion.video {
             driverFrames = try VideoReader(url: v.url)
@@ -93,7 +91,9 @@ public final class FrameStream {
         }
         let conditioning = try Torch.noGrad {
             try model.prepare(source: sourceFeatures, render: model.config.usesRender ? renders.to(model.device) : nil,
-                              coefficients: conditionInput.narrow(0, start, b), warp: model.config.sourceWarp ? modelWarp?.to(model.device) : nil,
+                              coefficients: model.config.conditionInput(rho.tensor, isSequence: motion.isSequence,
+                                                                        rows: start..<(start + b)).to(model.device),
+                              warp: model.config.sourceWarp ? modelWarp?.to(model.device) : nil,
                               identity: identity?.to(model.device))
         }
         var config = sampler

@@ -29,14 +29,19 @@ public enum SpeechMotion {
                                     headMotion: Double, fps: Double = 25) throws -> Coefficients {
         guard (1...3).contains(intensity) else { throw PipelineError.invalidInput("intensity must be in 1...3, got \(intensity)") }
         guard headMotion.isFinite, (0...10).contains(headMotion) else { throw PipelineError.invalidInput("head motion must be in 0...10") }
-        let clips = try MFCCClips(rowsPerClip: a2e.config.mfccRowsPerFrame, fps: fps).clips(audio: audio)
-        guard clips.size(0) >= 2 else {
-            throw PipelineError.invalidInput("\(audio.lastPathComponent) is shorter than two video frames (\(String(format: "%.2f", 2 / fps)) s)")
-        }
-        let beta = try a2e.predict(mfccClips: clips, identity: base.identity, emotion: a2e.config.emotionConditioned ? emotion : nil,
+        // The clips (20 MFCC rows per frame) are freed before the N × 261 coefficients are built: on an hour of
+        // speech each is about 94 MB.
+        let beta: Tensor = try {
+            let clips = try MFCCClips(rowsPerClip: a2e.config.mfccRowsPerFrame, fps: fps).clips(audio: audio)
+            guard clips.size(0) >= 2 else {
+                throw PipelineError.invalidInput("\(audio.lastPathComponent) is shorter than two video frames (\(String(format: "%.2f", 2 / fps)) s)")
+            }
+            return try a2e.predict(mfccClips: clips, identity: base.identity, emotion: a2e.config.emotionConditioned ? emotion : nil,
                                    intensity: intensity)
+        }()
         let n = beta.size(0)
-        var motion = try Coefficients(base.frame(0).tensor.expand([n, Coefficients.count]).contiguous()).replacing(.expression, with: beta)
+        // `replacing` concatenates views of the broadcast base row: one N × 261 allocation, no contiguous copy first.
+        var motion = try Coefficients(base.frame(0).tensor.expand([n, Coefficients.count])).replacing(.expression, with: beta)
         if headMotion > 0 {
             // ≈ ±3° yaw and ±2° pitch at amplitude 1, at incommensurate slow frequencies.
             var pose = try motion.pose.floats()

@@ -27,8 +27,12 @@ struct DemoCommand: ParsableCommand {
         try runReportingErrors {
             let start = Date()
             let dir = outputURL(output)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let s = URL(fileURLWithPath: samples)
+            // Inputs first: a missing sample must not leave an empty output folder behind.
+            for name in ["source.png", "driving.png", "target.png", "driving_video.mp4"] {
+                _ = try inputURL(s.appendingPathComponent(name).path)
+            }
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let p = try generation.makePipeline()
             let config = generation.configuration(for: p)
             let progress = ProgressReporter().handler

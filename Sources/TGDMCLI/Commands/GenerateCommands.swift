@@ -20,6 +20,7 @@ struct ReenactCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            try requireExtension(output, ["png", "jpg", "jpeg"], "the output is an image")
             let p = try generation.makePipeline()
             let config = generation.configuration(for: p)
             let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
@@ -45,6 +46,7 @@ struct VideoCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            try requireExtension(output, ["mp4"], "the output is an MP4")
             let p = try generation.makePipeline()
             let config = generation.configuration(for: p)
             let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
@@ -82,8 +84,7 @@ struct TalkCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
-            let speech = try speechInput(audio: audio, text: text, output: output)
+        try runReportingErrors { try requireExtension(output, ["mp4"], "the output is an MP4"); try withSpeech(audio: audio, text: text) { speech in
             let p = try generation.makePipeline()
             if let a2e { p.setEmoA2E(try EmoA2E.load(weights: inputURL(a2e))) }
             let config = generation.configuration(for: p)
@@ -95,17 +96,20 @@ struct TalkCommand: ParsableCommand {
                                     progress: ProgressReporter().handler)
             if let c = saveCoeffs { try summary.coefficients.save(to: outputURL(c)) }
             print("wrote \(output) (\(summary.frames) frames, emotion \"\(emotion)\", intensity \(intensity))")
-        }
+        } }
     }
 }
 
-/// The audio to use: a given file, or `text` spoken by espeak-ng into a WAV next to the output.
-func speechInput(audio: String?, text: String?, output: String) throws -> URL {
-    if let a = audio { return try inputURL(a) }
+/// Runs `body` with the audio to use: a given file, or `text` spoken by espeak-ng into a temporary WAV that is
+/// removed afterwards (it is muxed into the video; nothing is left beside the output, even on failure).
+func withSpeech<R>(audio: String?, text: String?, _ body: (URL) throws -> R) throws -> R {
+    if let a = audio { return try body(inputURL(a)) }
     guard let t = text, !t.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("give --audio or --text") }
-    let wav = outputURL(output).deletingPathExtension().appendingPathExtension("wav")
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tgdm-speech-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let wav = dir.appendingPathComponent("speech.wav")
     _ = try SpeechSynthesizer.synthesize(t, to: wav)
-    return wav
+    return try body(wav)
 }
 
 struct A2ECommand: ParsableCommand {
@@ -128,15 +132,18 @@ struct A2ECommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors { try withSpeech(audio: audio, text: text) { speech in
             Torch.configureThreads()
             installStopHandler()
-            let speech = try speechInput(audio: audio, text: text, output: output)
+            // Output paths are checked before the work, so a bad one cannot fail after the coefficients are written.
+            let out = outputURL(output)
+            try requireExtension(output, ["json", "safetensors"], "coefficient files are .json or .safetensors")
+            if let pv = preview { try requireExtension(pv, ["mp4"], "the preview is an MP4") }
             let model = try weights.map { try EmoA2E.load(weights: inputURL($0)) } ?? EmoA2E.loadDefault()
             var base = try Coefficients(illumination: Tensor(SphericalHarmonics.frontalLight()))
             if let i = identity { base = try Coefficients.load(from: inputURL(i)).frame(0) }
             let c = try SpeechMotion.coefficients(audio: speech, base: base, a2e: model, emotion: emotion, intensity: intensity, headMotion: 0)
-            try c.save(to: outputURL(output))
+            try c.save(to: out)
             print("wrote \(output) (\(c.batch) frames at 25 fps)")
             if let pv = preview {
                 let renderer = try FaceRenderer.makeDefault()
@@ -152,11 +159,12 @@ struct A2ECommand: ParsableCommand {
                     try writer.finish()
                 } catch {
                     writer.cancel()
+                    try? FileManager.default.removeItem(at: out)   // a failed command leaves nothing behind
                     throw error
                 }
                 print("wrote \(pv)")
             }
-        }
+        } }
     }
 }
 
@@ -173,6 +181,7 @@ struct SwapCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            try requireExtension(output, ["png", "jpg", "jpeg"], "the output is an image")
             let p = try generation.makePipeline()
             let config = generation.configuration(for: p)
             let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)

@@ -48,7 +48,7 @@ public struct TGDMModelBundle {
         }
         let file = try Safetensors.load(url)
         let config = try modelConfig(file.metadata)
-        let model = try TGDMUNet(config: config)
+        let model = try buildWithinFileBudget(file, name: url.lastPathComponent) { try TGDMUNet(config: config) }
         let prefix = weights == .ema ? "ema." : "model."
         var state: [String: Tensor] = [:]
         for (k, v) in file.tensors where k.hasPrefix(prefix) { state[String(k.dropFirst(prefix.count))] = v }
@@ -77,6 +77,18 @@ public struct TGDMModelBundle {
     /// The bundled model (`ModelFile.tgdm`).
     public static func loadDefault(resources: ModelResources = .default) throws -> TGDMModelBundle {
         try load(from: resources.url(for: .tgdm))
+    }
+
+    /// Builds a network from a file's metadata with at most twice the file's weight bytes (+ 64 MB) of new tensors
+    /// (float16 weights become float32): a crafted config asking for a far larger network than its weights could
+    /// fill fails here, before it can allocate gigabytes, instead of at the strict load.
+    public static func buildWithinFileBudget<M>(_ file: Safetensors.File, name: String, _ build: () throws -> M) throws -> M {
+        let weightBytes = file.tensors.values.reduce(0) { $0 + $1.count * $1.dtype.byteSize }
+        do {
+            return try Torch.withCreationBudget(bytes: 2 * weightBytes + (64 << 20), build)
+        } catch let e as TorchError where e.message.contains("creation budget") {
+            throw TGDMError.checkpoint("\(name): its model_config describes a network far larger than the \(weightBytes) bytes of weights it holds")
+        }
     }
 
     // MARK: metadata

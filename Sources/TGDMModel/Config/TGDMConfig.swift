@@ -191,17 +191,26 @@ extension TGDMConfig {
     /// Sec. 4.2); a single-frame model driven by a sequence gets the k = 1 window's mean instead, the same
     /// smoothing of per-frame estimation jitter in the only form it can read; a still gets ρ̂ itself.
     public func conditionInput(_ rho: Tensor, isSequence: Bool) throws -> Tensor {
+        try conditionInput(rho, isSequence: isSequence, rows: 0..<rho.size(0))
+    }
+
+    /// Rows `rows` of `conditionInput(rho, isSequence:)`, identical to them, computed alone: a long sequence is
+    /// conditioned chunk by chunk without holding the windows of every frame at once.
+    public func conditionInput(_ rho: Tensor, isSequence: Bool, rows: Range<Int>) throws -> Tensor {
         guard rho.rank == 2, rho.size(1) == coefficientDim, rho.size(0) >= 1 else {
             throw TGDMError.invalidInput("expected N × \(coefficientDim) coefficients, got \(rho.shape)")
         }
         let n = rho.size(0)
+        guard rows.lowerBound >= 0, rows.upperBound <= n, !rows.isEmpty else {
+            throw TGDMError.invalidInput("rows \(rows) outside the \(n) frames")
+        }
         func windows(_ k: Int) throws -> Tensor {
             var idx: [Int64] = []
-            for i in 0..<n { for o in -k...k { idx.append(Int64(Swift.min(Swift.max(i + o, 0), n - 1))) } }
-            return try rho.indexSelect(0, Tensor(idx)).reshape([n, 2 * k + 1, coefficientDim])
+            for i in rows { for o in -k...k { idx.append(Int64(Swift.min(Swift.max(i + o, 0), n - 1))) } }
+            return try rho.indexSelect(0, Tensor(idx)).reshape([rows.count, 2 * k + 1, coefficientDim])
         }
-        if temporalRadius > 0 { return try windows(temporalRadius).reshape([n, conditionInputDim]) }
+        if temporalRadius > 0 { return try windows(temporalRadius).reshape([rows.count, conditionInputDim]) }
         if isSequence && n > 2 { return try windows(1).mean(dim: 1) }
-        return rho
+        return rows == 0..<n ? rho : try rho.narrow(0, rows.lowerBound, rows.count)
     }
 }

@@ -26,6 +26,19 @@ public enum Torch {
 
     public static var isGradEnabled: Bool { tg_is_grad_enabled() == 1 }
 
+    /// Runs `body` with at most `bytes` of tensors created from a shape on this thread (zeros, ones, full, rand,
+    /// randn, randint, from arrays); creating more throws. Loaders build a module from a file's metadata inside
+    /// it, so a crafted config (a 200-byte file asking for a network of terabytes) fails at once instead of
+    /// allocating until the machine runs out of memory. Budgets nest: the inner one applies.
+    public static func withCreationBudget<R>(bytes: Int, _ body: () throws -> R) rethrows -> R {
+        let previous = tg_set_creation_budget(Int64(max(0, bytes)))
+        defer { tg_set_creation_budget(previous) }
+        return try body()
+    }
+
+    /// Tensor handles alive in the shim right now (created, not yet freed): a leak check for tests.
+    public static var liveTensorCount: Int { Int(tg_live_tensors()) }
+
     /// Runs `body` with autograd recording off (like `torch.no_grad()`), restoring the previous mode.
     @discardableResult
     public static func noGrad<R>(_ body: () throws -> R) rethrows -> R {

@@ -53,17 +53,23 @@ let package = Package(
             name: "Pipelines",
             dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder", "FaceAnalysis"]
         ),
+        // Evaluation: the paper's tables (PSNR, SSIM, LPIPS, Exp/Angle/Gaze, identity, LMD, FID/KID, emotion,
+        // lip-sync proxy) on the synthetic benchmark, image folders and videos.
+        .target(
+            name: "Evaluation",
+            dependencies: ["Torch", "Media", "FaceModel", "FaceAnalysis", "Metrics", "TGDMModel", "Diffusion", "Pipelines"]
+        ),
         // Benchmarks (figures and ratios), outside the domain libraries.
         .target(
             name: "Benchmarks",
             dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "Pipelines", "Metrics",
-                           "FaceAnalysis", "SyntheticFaces"]
+                           "FaceAnalysis", "SyntheticFaces", "Evaluation"]
         ),
         // The command-line interface as a library, so parsing and commands are testable.
         .target(
             name: "TGDMCLI",
             dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder",
-                           "SyntheticFaces", "FaceAnalysis", "Pipelines", "Benchmarks",
+                           "SyntheticFaces", "FaceAnalysis", "Pipelines", "Benchmarks", "Evaluation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "tgdm", dependencies: ["TGDMCLI"]),
@@ -81,6 +87,8 @@ let package = Package(
         .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceModel", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Torch"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TGDMModel", "Diffusion", "FaceModel", "Media", "Metrics", "Torch"],
+                    resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

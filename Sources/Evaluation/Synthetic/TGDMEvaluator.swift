@@ -274,6 +274,14 @@ public final class TGDMEvaluator {
             }
             rows.append(row)
         }
+        if let src = measured["source"], let tgt = measured["target"], indices.count >= 2 {
+            // What dlib says of two different people of the benchmark: each source against the next pair's target.
+            let shifted = Array(tgt.dropFirst()) + [tgt[0]]
+            let faces = try Self.faceMetrics(shifted, source: src, target: shifted)
+            var row = EvaluationRow(name: "next pair's target (another identity)")
+            for m in [EvaluationMetric.identity, .identityDistance, .identityMatch] { row.set(m, faces[m] ?? []) }
+            rows.append(row)
+        }
         let pairs = indices.indices.map { PairScore(index: indices[$0], metrics: perPair[$0]) }
         var notes = [
             "PSNR on images mapped to [0, 1], capped at \(Int(ImageMetrics.psnrCap)) dB; SSIM: 11×11 Gaussian window (σ 1.5), per channel.",
@@ -288,7 +296,7 @@ public final class TGDMEvaluator {
         case .none: break
         }
         if measurer != nil {
-            notes.append("ID: dlib ResNet embedding (chip aligned on Face Mesh points) of the image upsampled to 256², cosine with the source's (the paper's ID-C uses CurricularFace); ID dist: dlib's Euclidean distance (same person < 0.6). LMD: Face Mesh points vs the real target's, pixels of a 256² frame. Images without a detected face are left out (see faceFound).")
+            notes.append("ID: dlib ResNet embedding (chip aligned on Face Mesh points) of the image upsampled to 256², cosine with the source's (the paper's ID-C uses CurricularFace); ID dist: dlib's Euclidean distance (same person < 0.6). LMD: Face Mesh points vs the real target's, pixels of a 256² frame. Images without a detected face are left out (see faceFound). 'next pair's target' compares each source with another pair's target: a different identity when pairs are spread over identities (the default: 16 of 1680 test pairs, 56 pairs per identity).")
         }
         if config.setMetrics {
             notes.append("FID/KID: Inception-v3 (TF graph) features of each row's \(indices.count) images vs the \(indices.count) real targets; with so few samples FID is strongly biased upwards, compare rows, not papers.")

@@ -15,6 +15,7 @@ struct EvalCommand: ParsableCommand {
 }
 
 extension MotionReadout: ExpressibleByArgument {}
+extension PairedEvaluator.BackgroundReference: ExpressibleByArgument {}
 
 struct EvalTGDMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -117,6 +118,7 @@ struct PairedMetricOptions: ParsableArguments {
     @Flag(help: "Skip PSNR, SSIM and LPIPS.") var noPixels = false
     @Flag(help: "Skip FID and KID.") var noFid = false
     @Option(help: "LPIPS backbone: vgg16 (the paper's) or alex.") var lpips: String = "vgg16"
+    @Option(help: "Background kept from: auto (the source when it has the output's size, else the reference), source, reference (swaps).") var background: PairedEvaluator.BackgroundReference = .auto
     @Option(help: "The emotion the generated faces should show (angry, disgust, fear, happy, sad, surprise, neutral): emotion accuracy.") var emotion: String?
     @Option(name: .shortAndLong, help: "JSON report.") var output: String?
     @OptionGroup var runtime: RuntimeOptions
@@ -129,6 +131,7 @@ struct PairedMetricOptions: ParsableArguments {
         o.emotion = !noEmotion
         o.pixelMetrics = !noPixels
         o.setMetrics = !noFid
+        o.background = background
         guard let backbone = LPIPS.Backbone(rawValue: lpips) else { throw ValidationError("--lpips must be vgg16 or alex") }
         o.lpips = backbone
         if let emotion {

@@ -327,7 +327,7 @@ public final class PairedEvaluator {
         } else if inception != nil && !s.features.generated.isEmpty {
             notes.append("FID/KID need at least 2 generated/reference pairs.")
         }
-        var reference = EvaluationRow(name: "reference (floor: real frames)")
+        var reference = EvaluationRow(name: "reference images")
         for (m, v) in s.values["reference"] ?? [:] { reference.set(m, v) }
         if let video, let audioURL = video.audio {
             if s.mouth.generated.count >= options.lipSyncMaxLag + 3 {

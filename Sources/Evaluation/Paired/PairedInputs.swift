@@ -91,10 +91,12 @@ extension PairedEvaluator {
         var audioURL = audio
         if audioURL == nil, genReader.info.hasAudio { audioURL = generated }
         var skipped: [String] = []
-        if let refReader, refReader.info.frameCount != genReader.info.frameCount {
+        let wanted = maxFrames ?? Int.max
+        if let refReader, refReader.info.frameCount != genReader.info.frameCount,
+           Swift.min(refReader.info.frameCount, genReader.info.frameCount) < wanted {
             skipped.append("frame counts differ (generated \(genReader.info.frameCount), reference \(refReader.info.frameCount)): paired up to the shorter")
         }
-        if let rows, rows.count < genReader.info.frameCount {
+        if let rows, rows.count < Swift.min(genReader.info.frameCount, wanted) {
             skipped.append("ρ̂ has \(rows.count) rows for \(genReader.info.frameCount) frames: later frames have no ρ̂")
         }
         var index = 0

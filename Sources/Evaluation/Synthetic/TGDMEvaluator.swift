@@ -25,7 +25,7 @@ public struct TGDMEvaluationConfig: Codable, Equatable, Sendable {
     /// `sampler.seed + b`, so every model sees the same noise.
     public var sampler: SamplerConfiguration?
     public var batchSize = 8
-    public var motion: MotionReadout = .photometric
+    public var motion: MotionReadout = .landmarks
     /// Settings of the photometric readout.
     public var motionFit = MotionFitSettings()
     /// LPIPS backbone (`vgg16`, the paper's, or `alex`).
@@ -78,7 +78,7 @@ public struct TGDMEvaluationReport: Codable, Equatable, Sendable {
 
     /// The columns of the synthetic benchmark's table.
     public static let columns: [EvaluationMetric] = [.psnr, .ssim, .lpips, .expressionToCoefficients, .angleToCoefficients,
-                                                     .gazeToCoefficients, .expression, .angle, .identity, .identityDistance,
+                                                     .gazeToCoefficients, .expression, .angle, .gaze, .identity, .identityDistance,
                                                      .lmdMouth, .lmdAll, .fid, .kid]
 
     /// A Markdown table of the rows (mean ± std; n is in the JSON).

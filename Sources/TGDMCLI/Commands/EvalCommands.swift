@@ -34,8 +34,8 @@ struct EvalTGDMCommand: ParsableCommand {
     @Option(help: "Number of pairs (spread evenly over the split).") var count: Int = 24
     @OptionGroup var sampling: SamplerOptions
     @Option(help: "Sampling batch size.") var batch: Int = 8
-    @Option(help: "Exp/Angle/Gaze readout: photometric | landmarks | none.") var motion: MotionReadout = .photometric
-    @Option(help: "Photometric fitter steps per image (0 skips Exp/Angle/Gaze).") var fitIterations: Int = 60
+    @Option(help: "Exp/Angle/Gaze readout: landmarks (Face Mesh + LandmarkFitter at 256²) | photometric (the fitter with the known identity and texture) | none.") var motion: MotionReadout = .landmarks
+    @Option(help: "Photometric fitter steps per image (--motion photometric); 0 skips Exp/Angle/Gaze with any readout.") var fitIterations: Int = 60
     @Option(help: "LPIPS backbone: vgg16 (the paper's) or alex.") var lpips: String = "vgg16"
     @Flag(help: "Also score the pipeline's output crop: the 3DMM-warped source where valid, the generator where not.") var composite = false
     @Flag(help: "Skip identity, landmark distances and face-found (Face Mesh, dlib).") var noFaceMetrics = false
@@ -59,7 +59,7 @@ struct EvalTGDMCommand: ParsableCommand {
             sampler.seed = runtime.seed
             config.sampler = sampler
             config.batchSize = batch
-            config.motion = motion == .photometric && fitIterations <= 0 ? .none : motion
+            config.motion = fitIterations <= 0 ? .none : motion
             config.motionFit = MotionFitSettings(iterations: max(1, fitIterations))
             config.lpips = lpips
             config.composite = composite

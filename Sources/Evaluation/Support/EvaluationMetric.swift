@@ -135,7 +135,9 @@ public enum EvaluationTable {
     public static func cell(_ s: MetricSummary?, _ metric: EvaluationMetric, showCount: Bool) -> String {
         guard let s else { return "—" }
         let d = metric.digits
-        var text = metric.isSetLevel && s.std == 0 ? String(format: "%.\(d)f", s.mean) : String(format: "%.\(d)f ± %.\(d)f", s.mean, s.std)
+        // Set-level values print their spread only when it shows at this precision (KID over identical subsets has none).
+        let spreadShows = s.std >= 0.5 * Foundation.pow(10, -Double(d))
+        var text = metric.isSetLevel && !spreadShows ? String(format: "%.\(d)f", s.mean) : String(format: "%.\(d)f ± %.\(d)f", s.mean, s.std)
         if showCount { text += " (\(s.count))" }
         return text
     }

@@ -80,11 +80,17 @@ let package = Package(
             name: "Pipelines",
             dependencies: ["Torch", "FaceModel", "Media", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder", "FaceAnalysis"]
         ),
+        // Evaluation: the paper's tables (PSNR, SSIM, LPIPS, Exp/Angle/Gaze, identity, LMD, FID/KID, emotion,
+        // lip-sync proxy) on the synthetic benchmark, image folders and videos.
+        .target(
+            name: "Evaluation",
+            dependencies: ["Torch", "Media", "FaceModel", "FaceAnalysis", "Metrics", "TGDMModel", "Diffusion", "Pipelines"]
+        ),
         // Benchmarks (figures and ratios), outside the domain libraries.
         .target(
             name: "Benchmarks",
             dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "Pipelines", "Metrics",
-                           "FaceAnalysis", "SyntheticFaces"]
+                           "FaceAnalysis", "SyntheticFaces", "Evaluation"]
         ),
         // Web studio and HTTP API (`tgdm serve`): Hummingbird app, job queue and store, multipart parsing, page assets.
         .target(
@@ -98,7 +104,7 @@ let package = Package(
         .target(
             name: "TGDMCLI",
             dependencies: ["Torch", "Media", "FaceModel", "Diffusion", "TGDMModel", "Audio2Expression", "TextEncoder",
-                           "SyntheticFaces", "FaceAnalysis", "Metrics", "Pipelines", "Benchmarks", "Server", "Datasets",
+                           "SyntheticFaces", "FaceAnalysis", "Metrics", "Pipelines", "Benchmarks", "Server", "Datasets", "Evaluation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(name: "tgdm", dependencies: ["TGDMCLI"]),
@@ -118,6 +124,8 @@ let package = Package(
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Torch"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Pipelines", "TGDMModel", "Diffusion", "FaceModel", "Torch"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "SyntheticFaces", "FaceModel", "Media", "TGDMModel", "Audio2Expression", "Diffusion", "Torch"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TGDMModel", "Diffusion", "FaceModel", "Media", "Metrics", "Torch"],
+                    resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import Metrics
 
@@ -15,7 +16,7 @@ public struct BenchmarkOptions: Sendable {
 /// The benchmark suites (`tgdm bench`, `tgdm-bench`): each prints figures and, where there is a reference
 /// measured in the same run, ratios.
 public enum BenchmarkSuite: String, CaseIterable, Sendable {
-    case engine, media, face, analysis, fitting, identity, pipeline, metrics, distributed, memory
+    case engine, media, face, analysis, fitting, identity, pipeline, metrics, evaluation, distributed, memory
 
     public func run(options: BenchmarkOptions, log: (String) -> Void) throws {
         switch self {
@@ -29,6 +30,9 @@ public enum BenchmarkSuite: String, CaseIterable, Sendable {
             try FittingBenchmark.run(faces: options.quick ? 1 : 8, log: log)
             try FittingBenchmark.runPhotos(realPhotos(), log: log)
         case .identity: try IdentityBenchmark.run(photos: realPhotos(), repeats: options.quick ? 1 : 10, log: log)
+        case .evaluation:
+            guard let photo = realPhotos().first else { throw EvaluationError.invalidInput("Samples/astronaut.png not found: run from the checkout") }
+            try EvaluationBenchmark.run(photo: photo, config: options.quick ? .quick : EvaluationBenchmark.Config(), log: log)
         case .distributed: try DistributedBenchmark.run(config: options.quick ? .quick : DistributedBenchmark.Config(), log: log)
         case .memory: try MemoryBenchmark.run(config: MemoryBenchmark.Config.fromEnvironment(options.quick ? .quick : .init()), log: log)
         }

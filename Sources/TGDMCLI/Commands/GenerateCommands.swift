@@ -16,6 +16,7 @@ struct ReenactCommand: ParsableCommand {
     @Option(help: "Driving image.") var driving: String
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String = "reenact.png"
     @Option(help: "Also write a comparison grid (source | driver | I_3d | TGDM | output).") var grid: String?
+    @Option(help: "Also save ρ̂, the coefficients the output was generated from (JSON; NAME.coeffs.json is what `tgdm eval folder` reads).") var saveCoeffs: String?
     @OptionGroup var generation: GenerationOptions
 
     func run() throws {
@@ -25,8 +26,9 @@ struct ReenactCommand: ParsableCommand {
             let config = generation.configuration(for: p)
             let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
             let d = try p.portrait(inputURL(driving), configuration: config)
-            try p.run(.reenact(source: s, driver: .image(d)), configuration: config,
-                      into: ImageFileSink(url: outputURL(output), grid: grid.map(outputURL)), progress: ProgressReporter().handler)
+            let summary = try p.run(.reenact(source: s, driver: .image(d)), configuration: config,
+                                    into: ImageFileSink(url: outputURL(output), grid: grid.map(outputURL)), progress: ProgressReporter().handler)
+            if let c = saveCoeffs { try summary.coefficients.save(to: outputURL(c)) }
             print("wrote \(output) (source ρ: \(s.coefficientSource); driver ρ: \(d.coefficientSource))")
         }
     }
@@ -41,6 +43,7 @@ struct VideoCommand: ParsableCommand {
     @Option(help: "Coefficients of the driving frames (JSON/safetensors, one row per frame); default: a sidecar or tracking.") var drivingCoeffs: String?
     @Option(help: "At most this many frames.") var maxFrames: Int?
     @Flag(help: "Write source | driver | I_3d | result side by side instead of the result alone.") var sideBySide = false
+    @Option(help: "Also save ρ̂ per frame (JSON).") var saveCoeffs: String?
     @Option(name: .shortAndLong, help: "Output MP4.") var output: String = "video.mp4"
     @OptionGroup var generation: GenerationOptions
 
@@ -55,6 +58,7 @@ struct VideoCommand: ParsableCommand {
                                     into: VideoFileSink(url: outputURL(output), layout: sideBySide ? .sideBySide : .result,
                                                         height: sideBySide ? generation.size : nil),
                                     progress: ProgressReporter().handler)
+            if let c = saveCoeffs { try summary.coefficients.save(to: outputURL(c)) }
             print("wrote \(output) (\(summary.frames) frames; driving motion: \(summary.motionOrigin))")
         }
     }
@@ -177,6 +181,7 @@ struct SwapCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String = "swap.png"
     @Option(help: "Also write a comparison grid.") var grid: String?
     @Flag(help: "The --model was trained with `--task swap` (its texture input is the face-masked target).") var swapModel = false
+    @Option(help: "Also save ρ̂ (JSON).") var saveCoeffs: String?
     @OptionGroup var generation: GenerationOptions
 
     func run() throws {
@@ -186,8 +191,9 @@ struct SwapCommand: ParsableCommand {
             let config = generation.configuration(for: p)
             let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
             let t = try p.portrait(inputURL(target), configuration: config)
-            try p.run(.swap(identity: s, target: t, maskedTexture: swapModel), configuration: config,
-                      into: ImageFileSink(url: outputURL(output), grid: grid.map(outputURL)), progress: ProgressReporter().handler)
+            let summary = try p.run(.swap(identity: s, target: t, maskedTexture: swapModel), configuration: config,
+                                    into: ImageFileSink(url: outputURL(output), grid: grid.map(outputURL)), progress: ProgressReporter().handler)
+            if let c = saveCoeffs { try summary.coefficients.save(to: outputURL(c)) }
             print("wrote \(output)")
         }
     }

@@ -16,9 +16,9 @@ public struct MotionFitSettings: Codable, Equatable, Sendable {
     }
 
     public func validate() throws {
-        guard (1...10_000).contains(iterations) else { throw TGDMError.invalidConfig("fit iterations must be in 1...10000, got \(iterations)") }
+        guard (1...10_000).contains(iterations) else { throw EvaluationError.invalidConfig("fit iterations must be in 1...10000, got \(iterations)") }
         guard learningRate > 0, learningRate.isFinite, expressionWeight >= 0 else {
-            throw TGDMError.invalidConfig("fit learning rate must be positive and the expression weight ≥ 0")
+            throw EvaluationError.invalidConfig("fit learning rate must be positive and the expression weight ≥ 0")
         }
     }
 }
@@ -45,10 +45,10 @@ public final class MotionEstimator {
     /// - Returns: the fitted [261] ρ (expression, pose and gaze fitted; gaze from the rendered eyeballs).
     public func estimate(image: Tensor, known: Tensor) throws -> Tensor {
         guard image.rank == 3, image.size(0) == 3, image.size(1) == image.size(2) else {
-            throw TGDMError.invalidInput("motion estimation needs a square [3, H, W] image, got \(image.shape)")
+            throw EvaluationError.invalidInput("motion estimation needs a square [3, H, W] image, got \(image.shape)")
         }
         guard known.shape == [Coefficients.count] else {
-            throw TGDMError.invalidInput("motion estimation needs a [\(Coefficients.count)] reference ρ, got \(known.shape)")
+            throw EvaluationError.invalidInput("motion estimation needs a [\(Coefficients.count)] reference ρ, got \(known.shape)")
         }
         var options = CoefficientFitter.Options()
         options.parts = [.expression, .pose, .gaze, .illumination]

@@ -8,8 +8,9 @@ import TGDMModel
 import Torch
 
 /// Frames per second of whole jobs (image-, video- and audio-driven) on the bundled model and Samples/, at the
-/// model's 64² and at 256² output, beside the pipeline as it was before conditioning was prepared once
-/// (`legacySample` re-creates that path step for step) measured in the same run.
+/// model's 64² and at 256² output, beside the pipeline as it was before issue #14 measured in the same run:
+/// `legacy` re-creates that path step for step on the model it shipped (`ModelFile.tgdmTexAtt`, the texAtt
+/// generator without the warp input) with its sampler (DDIM 50, η = 1, from pure noise).
 public enum PipelineBenchmark {
     struct Job {
         let name: String
@@ -35,7 +36,10 @@ public enum PipelineBenchmark {
             Job(name: "audio", job: .reenact(source: source, driver: .speech(SpeechDriver(audio: wav, emotion: "happy", intensity: 2))), frames: 0),
         ]
         let sampler = pipeline.bundle.defaultSampler
-        log("pipeline benchmark: bundled TGDM \(pipeline.modelSize)², sampler \(sampler.kind.rawValue) \(sampler.steps) steps η \(sampler.eta), batch \(config.batchSize), \(Torch.numThreads) threads")
+        let before = try TGDMModelBundle.load(from: ModelResources.default.url(for: .tgdmTexAtt))
+        let startNote = pipeline.bundle.defaultStartStrength.map { String(format: ", from the noised warp at strength %.2f", $0) } ?? ", from noise"
+        log("pipeline benchmark: bundled TGDM \(pipeline.modelSize)²\(pipeline.generator.config.sourceWarp ? " (warp input)" : ""), sampler \(sampler.kind.rawValue) \(sampler.steps) steps η \(sampler.eta)\(startNote), batch \(config.batchSize), \(Torch.numThreads) threads")
+        log("before: \(ModelFile.tgdmTexAtt.path), \(TGDMModelBundle.standardSampler.kind.rawValue) \(TGDMModelBundle.standardSampler.steps) steps η \(TGDMModelBundle.standardSampler.eta) from noise, conditioning rebuilt every step")
         log("| job | output | frames | fps now | fps before | speed-up |")
         log("|---|---|---|---|---|---|")
         for size in [pipeline.modelSize, 256] {
@@ -48,7 +52,7 @@ public enum PipelineBenchmark {
                 let now = Date().timeIntervalSince(t0)
                 let frames = sink.frames.count
                 let t1 = Date()
-                try legacy(pipeline, job: j.job, configuration: config)
+                try legacy(pipeline, model: before, job: j.job, configuration: config)
                 let before = Date().timeIntervalSince(t1)
                 log(String(format: "| %@ | %d² %@ | %d | %.2f | %.2f | %.1f× |", j.name, size, config.framing.rawValue, frames,
                            Double(frames) / now, Double(frames) / before, before / now))
@@ -59,21 +63,21 @@ public enum PipelineBenchmark {
     /// The job through the earlier sampling path: Φ_E over b copies of the source in every chunk, and every
     /// step validating its inputs (two host synchronisations), recomputing Linear(ρ̂), then a third
     /// synchronisation for the sampler's finiteness check; outputs brought to the output size.
-    static func legacy(_ p: TalkingFacePipeline, job: GenerationJob, configuration: PipelineConfiguration) throws {
+    static func legacy(_ p: TalkingFacePipeline, model bundle: TGDMModelBundle, job: GenerationJob, configuration: PipelineConfiguration) throws {
         guard case .reenact(let source, let driver) = job else { return }
         let motion = try p.motion(for: driver, source: source, configuration: configuration)
         let rho = try Coefficients.reenact(source: source.coefficients, driver: motion.coefficients)
-        let model = p.generator
+        let model = bundle.model
         let cond = try model.config.conditionInput(rho.tensor, isSequence: motion.isSequence)
         let image = try source.image(size: p.modelSize)
-        let s = p.bundle.defaultSampler
+        let s = TGDMModelBundle.standardSampler
         var start = 0
         while start < rho.batch {
             let b = min(configuration.batchSize, rho.batch - start)
             let render = try p.renderGeometry(rho.frames(start, b))
             try Torch.noGrad {
                 let features = try model.encodeSource(image.expand([b, 3, p.modelSize, p.modelSize]).contiguous())
-                let scheduler = try s.makeScheduler(schedule: p.bundle.schedule)
+                let scheduler = try s.makeScheduler(schedule: bundle.schedule)
                 let noise = NoiseSource(Generator(seed: UInt64(start)))
                 var x = try noise.draw([b, 3, p.modelSize, p.modelSize])
                 for t in scheduler.timesteps {

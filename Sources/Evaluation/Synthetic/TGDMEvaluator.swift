@@ -37,6 +37,9 @@ public struct TGDMEvaluationConfig: Codable, Equatable, Sendable {
     /// Also score the pipeline's output crop: the 3DMM-warped source where valid, the generator where not
     /// (`WarpCompositor.reenactment`).
     public var composite = false
+    /// Sample from the warped source noised to this fraction of the sampler's steps (image-to-image, as the
+    /// pipeline does for models that store `default_start_strength`); nil or 1: from pure noise.
+    public var startStrength: Double?
     /// Also score "copy the source" (right identity, wrong motion) as a trivial baseline.
     public var sourceBaseline = true
     /// Pairs shown in the grid (source | I_3d | generated | [composite |] target).
@@ -52,6 +55,7 @@ public struct TGDMEvaluationConfig: Codable, Equatable, Sendable {
             throw EvaluationError.invalidConfig("LPIPS backbone must be one of \(LPIPS.Backbone.allCases.map(\.rawValue)), got \(lpips)")
         }
         if motion == .photometric { try motionFit.validate() }
+        if let s = startStrength, !(s > 0 && s <= 1) { throw EvaluationError.invalidConfig("start strength must be in (0, 1], got \(s)") }
     }
 
     /// `count` dataset indices spread evenly over `0..<datasetCount` (all of them when it is smaller).
@@ -167,9 +171,16 @@ public final class TGDMEvaluator {
             }
             var samplerConfig = baseSampler
             samplerConfig.seed = baseSampler.seed &+ UInt64(b)
+            var start = SamplingStart.noise
+            if let strength = config.startStrength, strength < 1 {
+                // The pipeline's image-to-image start: the warped source where valid, I_3d where not.
+                let warp = try batch.warp ?? startWarp(batch: batch, indices: batchIndices, model: model.config, sourceCoefficients: sourceCoefficients)
+                let mask = try warp.narrow(1, 3, 1)
+                start = .image(try warp.narrow(1, 0, 3) * mask + batch.render * (1.0 - mask), strength: strength)
+            }
             let out = try sampler.generate(source: batch.source, render: model.config.usesRender ? batch.render : nil,
                                            coefficients: batch.coefficients, warp: batch.warp, identity: batch.identity,
-                                           config: samplerConfig).to(.cpu)
+                                           config: samplerConfig, start: start).to(.cpu)
             for i in 0..<batchIndices.count {
                 source.append(try batch.source.select(0, i)); render.append(try batch.render.select(0, i))
                 generated.append(try out.select(0, i)); target.append(try batch.target.select(0, i))
@@ -313,6 +324,20 @@ public final class TGDMEvaluator {
     }
 
     /// The pipeline's output crop for one pair ([3, S, S] images, [261] ρ).
+    /// The warped source and its validity mask (B×4×H×W) of a batch whose dataset does not carry them.
+    func startWarp(batch: PairBatch, indices: [Int], model: TGDMConfig, sourceCoefficients: ((Int) throws -> Tensor)?) throws -> Tensor {
+        guard let warper, let sourceCoefficients else {
+            throw EvaluationError.invalidConfig("an image-to-image start needs the warp: a warp model, or --composite with the pairs' source coefficients")
+        }
+        let offset = model.temporalRadius * model.coefficientDim, d = model.coefficientDim
+        return try Tensor.cat(try indices.enumerated().map { i, index in
+            let size = batch.source.size(2)
+            let field = try warper.field(source: Coefficients(sourceCoefficients(index).to(.float32).unsqueeze(0)),
+                                         target: Coefficients(batch.coefficients.select(0, i).narrow(0, offset, d).to(.float32).unsqueeze(0)), size: size)
+            return try Tensor.cat([field.warp(batch.source.select(0, i).unsqueeze(0)), field.valid], dim: 1)
+        }, dim: 0)
+    }
+
     public static func composite(generated: Tensor, source: Tensor, sourceRho: Tensor, targetRho: Tensor, warper: FaceWarper) throws -> Tensor {
         let size = generated.size(-1)
         let field = try warper.field(source: Coefficients(sourceRho.to(.float32).unsqueeze(0)), target: Coefficients(targetRho.to(.float32).unsqueeze(0)), size: size)

@@ -34,18 +34,16 @@ enum ExternalTool {
         var stderr: String
     }
 
-    /// Runs `tool` to completion, collecting stdout and stderr concurrently (so neither pipe can fill up
-    /// and stall the child). Does not throw on a non-zero exit status; see `runChecked`.
-    static func run(_ tool: String, _ arguments: [String], stdin input: Data? = nil) throws -> Result {
-        let path = try require(tool)
+    /// Starts `tool` with piped stdout and stderr (stdin from `stdin`, else /dev/null); stderr is read into the
+    /// returned box on a background queue of the returned group, so the child can never stall on it.
+    private static func launch(_ tool: String, _ arguments: [String], stdin: Pipe?) throws -> (Process, Pipe, DispatchGroup, DataBox) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
+        process.executableURL = URL(fileURLWithPath: try require(tool))
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        let inPipe: Pipe? = input == nil ? nil : Pipe()
-        process.standardInput = inPipe ?? FileHandle.nullDevice
+        process.standardInput = stdin ?? FileHandle.nullDevice
         do {
             try process.run()
         } catch {
@@ -54,6 +52,14 @@ enum ExternalTool {
         let group = DispatchGroup()
         let errData = DataBox()
         DispatchQueue.global().async(group: group) { errData.data = err.fileHandleForReading.readDataToEndOfFile() }
+        return (process, out, group, errData)
+    }
+
+    /// Runs `tool` to completion, collecting stdout and stderr concurrently (so neither pipe can fill up
+    /// and stall the child). Does not throw on a non-zero exit status; see `runChecked`.
+    static func run(_ tool: String, _ arguments: [String], stdin input: Data? = nil) throws -> Result {
+        let inPipe: Pipe? = input == nil ? nil : Pipe()
+        let (process, out, group, errData) = try launch(tool, arguments, stdin: inPipe)
         if let input, let inPipe {
             DispatchQueue.global().async(group: group) {
                 inPipe.fileHandleForWriting.writeIgnoringBrokenPipe(input)
@@ -71,22 +77,7 @@ enum ExternalTool {
     /// collected concurrently). If `body` throws, the tool is terminated and the error rethrown. The result's
     /// `stdout` is empty.
     static func stream(_ tool: String, _ arguments: [String], chunkBytes: Int, _ body: (Data) throws -> Void) throws -> Result {
-        let path = try require(tool)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw MediaError.toolFailed("cannot start \(tool): \(error.localizedDescription)")
-        }
-        let group = DispatchGroup()
-        let errData = DataBox()
-        DispatchQueue.global().async(group: group) { errData.data = err.fileHandleForReading.readDataToEndOfFile() }
+        let (process, out, group, errData) = try launch(tool, arguments, stdin: nil)
         let reader = out.fileHandleForReading
         do {
             while let piece = try reader.read(upToCount: chunkBytes), !piece.isEmpty { try body(piece) }

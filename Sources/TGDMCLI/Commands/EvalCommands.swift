@@ -40,6 +40,7 @@ struct EvalTGDMCommand: ParsableCommand {
     @Flag(help: "Also score the pipeline's output crop: the 3DMM-warped source where valid, the generator where not.") var composite = false
     @Flag(help: "Skip identity, landmark distances and face-found (Face Mesh, dlib).") var noFaceMetrics = false
     @Flag(help: "Skip FID and KID.") var noFid = false
+    @Option(help: "Start from the warped source noised to this fraction of the steps (image-to-image; default: the model's).") var strength: Double?
     @Flag(help: "Use the raw weights instead of the EMA.") var raw = false
     @Flag(help: "Do not score the copy-the-source baseline.") var noBaseline = false
     @Option(help: "Pairs in the PNG grid.") var gridPairs: Int = 8
@@ -66,6 +67,8 @@ struct EvalTGDMCommand: ParsableCommand {
             config.faceMetrics = !noFaceMetrics
             config.setMetrics = !noFid
             config.sourceBaseline = !noBaseline
+            if let s = strength, !(s > 0 && s <= 1) { throw ValidationError("--strength must be in (0, 1]") }
+            config.startStrength = strength ?? bundle.defaultStartStrength
             config.gridPairs = gridPairs
             let needsModel = config.motion == .photometric || composite
             let evaluator = try TGDMEvaluator(config: config, faceModel: needsModel ? try MorphableModel.loadDefault() : nil)

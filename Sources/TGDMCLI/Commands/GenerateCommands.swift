@@ -20,16 +20,8 @@ struct ReenactCommand: ParsableCommand {
     @OptionGroup var generation: GenerationOptions
 
     func run() throws {
-        try runReportingErrors {
-            try requireExtension(output, ["png", "jpg", "jpeg"], "the output is an image")
-            let p = try generation.makePipeline()
-            let config = generation.configuration(for: p)
-            let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
-            let d = try p.portrait(inputURL(driving), configuration: config)
-            let summary = try p.run(.reenact(source: s, driver: .image(d)), configuration: config,
-                                    into: ImageFileSink(url: outputURL(output), grid: grid.map(outputURL)), progress: ProgressReporter().handler)
-            if let c = saveCoeffs { try summary.coefficients.save(to: outputURL(c)) }
-            print("wrote \(output) (source ρ: \(s.coefficientSource); driver ρ: \(d.coefficientSource))")
+        try runImageJob(generation: generation, source: source, other: driving, output: output, grid: grid, saveCoeffs: saveCoeffs) { p, s, d in
+            (.reenact(source: s, driver: .image(d)), "source ρ: \(s.coefficientSource); driver ρ: \(d.coefficientSource)")
         }
     }
 }
@@ -101,6 +93,24 @@ struct TalkCommand: ParsableCommand {
             if let c = saveCoeffs { try summary.coefficients.save(to: outputURL(c)) }
             print("wrote \(output) (\(summary.frames) frames, emotion \"\(emotion)\", intensity \(intensity))")
         } }
+    }
+}
+
+/// The body of the single-image commands (reenact, swap): the source portrait (its `--face-index` face), the
+/// other picture, one job into a PNG (and grid), ρ̂ saved on request.
+func runImageJob(generation: GenerationOptions, source: String, other: String, output: String, grid: String?, saveCoeffs: String?,
+                 job: (TalkingFacePipeline, Portrait, Portrait) throws -> (GenerationJob, String)) throws {
+    try runReportingErrors {
+        try requireExtension(output, ["png", "jpg", "jpeg"], "the output is an image")
+        let p = try generation.makePipeline()
+        let config = generation.configuration(for: p)
+        let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
+        let o = try p.portrait(inputURL(other), configuration: config)
+        let (j, note) = try job(p, s, o)
+        let summary = try p.run(j, configuration: config, into: ImageFileSink(url: outputURL(output), grid: grid.map(outputURL)),
+                                progress: ProgressReporter().handler)
+        if let c = saveCoeffs { try summary.coefficients.save(to: outputURL(c)) }
+        print("wrote \(output) (\(note))")
     }
 }
 
@@ -180,21 +190,14 @@ struct SwapCommand: ParsableCommand {
     @Option(help: "Target image.") var target: String
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String = "swap.png"
     @Option(help: "Also write a comparison grid.") var grid: String?
-    @Flag(help: "The --model was trained with `--task swap` (its texture input is the face-masked target).") var swapModel = false
+    @Flag(help: "The --model was trained with `--task swap` (its texture input is the face-masked target); implied by a model with z_id.") var swapModel = false
     @Option(help: "Also save ρ̂ (JSON).") var saveCoeffs: String?
     @OptionGroup var generation: GenerationOptions
 
     func run() throws {
-        try runReportingErrors {
-            try requireExtension(output, ["png", "jpg", "jpeg"], "the output is an image")
-            let p = try generation.makePipeline()
-            let config = generation.configuration(for: p)
-            let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
-            let t = try p.portrait(inputURL(target), configuration: config)
-            let summary = try p.run(.swap(identity: s, target: t, maskedTexture: swapModel), configuration: config,
-                                    into: ImageFileSink(url: outputURL(output), grid: grid.map(outputURL)), progress: ProgressReporter().handler)
-            if let c = saveCoeffs { try summary.coefficients.save(to: outputURL(c)) }
-            print("wrote \(output)")
+        try runImageJob(generation: generation, source: source, other: target, output: output, grid: grid, saveCoeffs: saveCoeffs) { p, s, t in
+            (.swap(identity: s, target: t, maskedTexture: swapModel || p.generator.config.identityDim > 0),
+             p.generator.config.identityDim > 0 ? "swap model with z_id" : "3DMM recombination and warp")
         }
     }
 }

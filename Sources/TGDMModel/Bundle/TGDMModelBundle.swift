@@ -6,6 +6,9 @@ extension ModelFile {
     /// The bundled TGDM generator.
     public static let tgdm = ModelFile(path: "tgdm/tgdm_synth64.safetensors", environment: "TGDM_MODEL",
                                        installedBy: "the repository (scripts/train_tgdm.sh reproduces it)")
+    /// The texAtt generator without the warp input (the default before issue #10; the pipeline benchmark's "before").
+    public static let tgdmTexAtt = ModelFile(path: "tgdm/tgdm_synth64.safetensors", environment: "TGDM_TEXATT_MODEL",
+                                             installedBy: "the repository (scripts/train_tgdm.sh reproduces it)")
 }
 
 /// A TGDM generator as a file describes it: the network with its weights, the noise schedule it was trained

@@ -5,7 +5,7 @@
 # pipeline's warp composite, with both motion readouts (Face Mesh landmarks, the default, and the photometric
 # fitter with the known identity and texture). Reports: runs/eval/synth64-{landmarks,photometric}.{json,png}.
 #
-#   scripts/eval_synth.sh                                   # the bundled model, release build
+#   scripts/eval_synth.sh                                   # the texAtt model (tgdm_synth64), release build
 #   MODEL=runs/x/checkpoint.safetensors TGDM=.build/debug/tgdm scripts/eval_synth.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,18 +6,35 @@ import TGDMModel
 import Torch
 import XCTest
 
-/// The bundled generator, loaded and sampled once with its own default sampler.
+/// The bundled generators, loaded and sampled once with their own default samplers.
 final class ShippedModelTests: XCTestCase {
     func testBundledModelLoadsWithItsSamplerAndFollowsTheRenderedGeometry() throws {
         Torch.configureThreads(1)
         let p = try TalkingFacePipeline()
         XCTAssertEqual(p.modelSize, 64)
+        XCTAssertTrue(p.generator.config.sourceWarp)
         XCTAssertEqual(p.bundle.defaultSampler.kind, .ddim)
-        XCTAssertEqual(p.bundle.defaultSampler.steps, 50)
+        XCTAssertEqual(p.bundle.defaultSampler.steps, 25)
         XCTAssertEqual(p.bundle.defaultSampler.eta, 1)
+        XCTAssertEqual(p.bundle.defaultStartStrength, 0.4)
+        try checkFollowsGeometry(p)
+    }
+
+    /// The texAtt model without the warp input (the default before issue #10), from noise with DDIM 50.
+    func testTexAttModelLoadsWithItsSamplerAndFollowsTheRenderedGeometry() throws {
+        Torch.configureThreads(1)
+        let p = try TalkingFacePipeline(model: ModelResources.default.url(for: .tgdmTexAtt))
+        XCTAssertFalse(p.generator.config.sourceWarp)
+        XCTAssertEqual(p.bundle.defaultSampler, TGDMModelBundle.standardSampler)
+        XCTAssertNil(p.bundle.defaultStartStrength)
+        try checkFollowsGeometry(p)
+    }
+
+    func checkFollowsGeometry(_ p: TalkingFacePipeline) throws {
         var config = PipelineConfiguration()
         config.framing = .crop
         config.outputSize = 64
+        config.composition = .generator
         let source = try p.portrait(samples.appendingPathComponent("source.png"))
         let driver = try p.portrait(samples.appendingPathComponent("driving.png"))
         let frame = try p.generate(.reenact(source: source, driver: .image(driver)), configuration: config).frames[0]
@@ -31,7 +48,7 @@ final class ShippedModelTests: XCTestCase {
         }
         let a = try centred(frame.face), b = try centred(frame.render)
         let correlation = try (a * b).sum().item() / ((a.square().sum().item() * b.square().sum().item()).squareRoot() + 1e-12)
-        print("bundled model: face/I_3d correlation \(correlation)")
+        print("\(p.generator.config.sourceWarp ? "warp" : "texAtt") model: face/I_3d correlation \(correlation)")
         XCTAssertGreaterThan(correlation, 0.3)
         XCTAssertTrue(try frame.face.isFinite())
     }

@@ -100,7 +100,7 @@ struct ExportTGDMCommand: ParsableCommand {
         abstract: "Write a small model file from a trainer checkpoint: EMA weights (float32) and metadata only.")
 
     @Option(help: "Trainer checkpoint.") var checkpoint: String
-    @Option(name: .shortAndLong, help: "Output .safetensors.") var output: String = "Models/tgdm/tgdm_synth64.safetensors"
+    @Option(name: .shortAndLong, help: "Output .safetensors.") var output: String
     @Option(help: "A note stored in the metadata (e.g. what it was trained on).") var note: String?
     @Option(help: "Default sampler steps stored in the file (default: the standard sampler's).") var steps: Int?
     @Option(help: "Default image-to-image start strength stored in the file (the model is then sampled from the warped source).")

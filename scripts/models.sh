@@ -21,7 +21,9 @@ if ! bash scripts/analysis/install_dlib.sh; then
   exit 1
 fi
 # MediaPipe face detection, Face Mesh and iris networks (Apache-2.0), converted to safetensors.
+# Every real photo goes through them (PortraitLoader, tgdm analyze, the evaluation), so failing is an error.
 if ! bash scripts/analysis/install_mediapipe.sh; then
-  echo "models: WARNING: could not install the MediaPipe face networks (tgdm analyze needs them); rerun scripts/analysis/install_mediapipe.sh" >&2
+  echo "models: ERROR: could not install the MediaPipe face networks (real photos need them); rerun scripts/analysis/install_mediapipe.sh" >&2
+  exit 1
 fi
 exit 0

@@ -60,6 +60,9 @@ public final class FaceWarper: @unchecked Sendable {
     let renderer: FaceRenderer
     /// Triangles of the mouth interior (teeth, tongue, cavity: neither skin nor eyeball).
     let mouthTriangles: [Bool]
+    /// Per blink unit (eyeBlinkLeft, eyeBlinkRight when the model has them): its index in β and the triangles of
+    /// the eyelid it moves.
+    let eyelids: [(unit: Int, triangles: [Bool])]
     /// Triangles of the forehead: above the brows (iBUG landmarks 17–26) on the mean face, by more than 5% of the
     /// brow-to-chin height.
     let foreheadTriangles: [Bool]
@@ -72,6 +75,15 @@ public final class FaceWarper: @unchecked Sendable {
         public var fadeEnd = 0.22
         /// The face's non-rigid residual decays with this length (fraction of the side) outside the face.
         public var residualDecay = 0.06
+        /// A target triangle whose source image is smaller than this fraction of its own area is not valid: the
+        /// source shows that surface folded away (an eyelid of an open eye, which a blink unfolds over the eye;
+        /// lips pressed together), and stretching the few source pixels — eyelashes, the lip line — over it
+        /// paints a dark smear. The generator fills it instead.
+        public var minAreaRatio: Float = 0.12
+        /// An eyelid closed in the target by this much more blink than in the source is not valid: the source
+        /// lid of a fitted 3DMM never matches the photo's lid exactly, so where the model unfolds it the warp
+        /// samples the real eye (iris, lashes) and paints it over the closed lid.
+        public var blinkMargin: Float = 0.2
         public init() {}
     }
     public var options = Options()
@@ -88,6 +100,17 @@ public final class FaceWarper: @unchecked Sendable {
         }
         let tri = model.triangleIndices
         mouthTriangles = (0..<(tri.count / 3)).map { t in (0..<3).contains { interior[Int(tri[3 * t + $0])] } }
+        // Eyelid vertices: moved by a blink unit by more than a quarter of its largest displacement.
+        let names = model.expressionNames, basis = try model.expressionBasis.contiguous().floats(), k = model.expressionBasis.size(1)
+        eyelids = try ["eyeBlinkLeft", "eyeBlinkRight"].compactMap { name in
+            guard let unit = names.firstIndex(of: name) else { return nil }
+            let moved = (0..<model.vertexCount).map { v in
+                (0..<3).map { c in basis[(3 * v + c) * k + unit] * basis[(3 * v + c) * k + unit] }.reduce(0, +).squareRoot()
+            }
+            guard let largest = moved.max(), largest > 0 else { return nil }
+            let lid = moved.map { $0 > 0.25 * largest }
+            return (unit, (0..<(tri.count / 3)).map { t in (0..<3).contains { lid[Int(tri[3 * t + $0])] } })
+        }
         let mean = try model.meanShape.floats(), landmarks = try model.landmarkIndices.toArray(Int64.self).map { Int($0) }
         let browY = (17...26).map { mean[3 * landmarks[$0] + 1] }.reduce(0, +) / 10, chinY = mean[3 * landmarks[8] + 1]
         let limit = browY + 0.05 * (browY - chinY)
@@ -100,6 +123,7 @@ public final class FaceWarper: @unchecked Sendable {
         let vertices: [Float]
         let raster: Rasterization
         let pose: [Float]
+        let expression: [Float]
     }
 
     public func prepare(source: Coefficients, size: Int) throws -> Source {
@@ -107,7 +131,8 @@ public final class FaceWarper: @unchecked Sendable {
         let src = try Torch.noGrad { try renderer.geometry(source.frame(0), camera: .deep3DFaceRecon(size: size)) }
         let raster = try Rasterizer.rasterize(pixels: src.projected.contiguous().floats(), depth: src.depth.contiguous().floats(),
                                               triangles: model.triangleIndices, width: size, height: size)
-        return Source(size: size, vertices: try src.vertices.contiguous().floats(), raster: raster, pose: try source.frame(0).pose.floats())
+        return Source(size: size, vertices: try src.vertices.contiguous().floats(), raster: raster, pose: try source.frame(0).pose.floats(),
+                      expression: try source.frame(0).expression.floats())
     }
 
     public func field(source: Coefficients, target: Coefficients, size: Int) throws -> FaceWarpField {
@@ -121,7 +146,7 @@ public final class FaceWarper: @unchecked Sendable {
         let v = model.vertexCount, n = target.batch, plane = size * size
         let sVert = source.vertices, sourceRaster = source.raster, sourcePose = source.pose
         let tPix = try tgt.projected.contiguous().floats(), tDepth = try tgt.depth.contiguous().floats()
-        let targetPose = try target.pose.floats()
+        let targetPose = try target.pose.floats(), targetExpression = try target.expression.contiguous().floats()
 
         var points = [Float](repeating: 0, count: n * plane * 2)
         var valid = [Float](repeating: 0, count: n * plane)
@@ -130,9 +155,25 @@ public final class FaceWarper: @unchecked Sendable {
         var inner = [Float](repeating: 0, count: n * plane)
         let tri = model.triangleIndices
         let f = Float(camera.focal), cx = Float(camera.centerX), cy = Float(camera.centerY), dist = Float(camera.distance)
+        // Projected area of every triangle in the source (signed areas compared by magnitude).
+        var sPix = [Float](repeating: 0, count: 2 * v)
+        for i in 0..<v {
+            let d = dist - sVert[3 * i + 2]
+            sPix[2 * i] = cx + f * sVert[3 * i] / d
+            sPix[2 * i + 1] = cy - f * sVert[3 * i + 1] / d
+        }
+        func area(_ q: [Float], _ t: Int) -> Float {
+            let i0 = Int(tri[3 * t]), i1 = Int(tri[3 * t + 1]), i2 = Int(tri[3 * t + 2])
+            return abs((q[2 * i1] - q[2 * i0]) * (q[2 * i2 + 1] - q[2 * i0 + 1]) - (q[2 * i2] - q[2 * i0]) * (q[2 * i1 + 1] - q[2 * i0 + 1])) / 2
+        }
+        let sourceArea = (0..<(tri.count / 3)).map { area(sPix, $0) }
         for b in 0..<n {
             let px = Array(tPix[(b * v * 2)..<((b + 1) * v * 2)]), dz = Array(tDepth[(b * v)..<((b + 1) * v)])
             let raster = try Rasterizer.rasterize(pixels: px, depth: dz, triangles: tri, width: size, height: size)
+            var folded = (0..<(tri.count / 3)).map { sourceArea[$0] < options.minAreaRatio * area(px, $0) }
+            for lid in eyelids where targetExpression[b * source.expression.count + lid.unit] > source.expression[lid.unit] + options.blinkMargin {
+                for t in 0..<folded.count where lid.triangles[t] { folded[t] = true }
+            }
             // Face pixels: the same surface point on the source mesh.
             var faceDisp = [Float](repeating: 0, count: plane * 2)
             var faceMask = [Bool](repeating: false, count: plane)
@@ -162,7 +203,7 @@ public final class FaceWarper: @unchecked Sendable {
                 if !foreheadTriangles[t] { inner[o] = 1 }
                 // Visible in the source: nothing nearer in the source z-buffer at that point.
                 let sx = Int(u.rounded(.down)), sy = Int(w.rounded(.down))
-                if sx >= 0, sy >= 0, sx < size, sy < size, d <= sourceRaster.depth[sy * size + sx] + options.depthTolerance {
+                if !folded[t], sx >= 0, sy >= 0, sx < size, sy < size, d <= sourceRaster.depth[sy * size + sx] + options.depthTolerance {
                     valid[o] = 1
                 }
             }

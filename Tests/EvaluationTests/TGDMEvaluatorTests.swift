@@ -84,3 +84,4 @@ final class TGDMEvaluatorTests: XCTestCase {
         XCTAssertLessThan(try MotionErrors.gaze(fitted, truth)[0], 0.5 * start)
     }
 }
+

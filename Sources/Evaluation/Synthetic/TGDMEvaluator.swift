@@ -266,10 +266,14 @@ public final class TGDMEvaluator {
             rows.append(row)
             if kind == "generated" {
                 for i in indices.indices {
-                    var p: [EvaluationMetric: Double] = [.psnr: psnr[i], .ssim: ssim[i], .lpips: lp[i]]
-                    p[.expressionToCoefficients] = errors.exp[i]; p[.angleToCoefficients] = errors.angle[i]; p[.gazeToCoefficients] = errors.gaze[i]
-                    p[.expression] = vsTarget.exp[i]; p[.angle] = vsTarget.angle[i]
-                    for (m, v) in faces { p[m] = v[i] }
+                    // Readouts can be shorter than the pairs (no motion readout, or no face found at all): absent, not a crash.
+                    func at(_ values: [Double?], _ i: Int) -> Double? { values.indices.contains(i) ? values[i] : nil }
+                    func at(_ values: [Double], _ i: Int) -> Double? { values.indices.contains(i) ? values[i] : nil }
+                    var p: [EvaluationMetric: Double] = [:]
+                    p[.psnr] = at(psnr, i); p[.ssim] = at(ssim, i); p[.lpips] = at(lp, i)
+                    p[.expressionToCoefficients] = at(errors.exp, i); p[.angleToCoefficients] = at(errors.angle, i); p[.gazeToCoefficients] = at(errors.gaze, i)
+                    p[.expression] = at(vsTarget.exp, i); p[.angle] = at(vsTarget.angle, i)
+                    for (m, v) in faces { p[m] = at(v, i) }
                     perPair[i] = p
                 }
             }
@@ -360,15 +364,20 @@ public final class TGDMEvaluator {
         for i in own.indices {
             let m = own[i]
             out[.faceFound, default: []].append(m == nil ? 0 : 1)
+            // One entry per image (nil where a face is missing), so index i is pair i in every array.
             if let a = m?.embedding, let b = source[i]?.embedding {
                 let d = try FaceIdentityEncoder.distance(a, b)
                 out[.identity, default: []].append(try FaceIdentityEncoder.cosineSimilarity(a, b))
                 out[.identityDistance, default: []].append(d)
                 out[.identityMatch, default: []].append(d < FaceIdentityEncoder.sameIdentityThreshold ? 1 : 0)
+            } else {
+                for k in [EvaluationMetric.identity, .identityDistance, .identityMatch] { out[k, default: []].append(nil) }
             }
             if let a = m?.landmarks, let b = target[i]?.landmarks {
                 out[.lmdMouth, default: []].append(try Landmarks.meanDistance(a, b, indices: Landmarks.mouth))
                 out[.lmdAll, default: []].append(try Landmarks.meanDistance(a, b))
+            } else {
+                for k in [EvaluationMetric.lmdMouth, .lmdAll] { out[k, default: []].append(nil) }
             }
         }
         return out

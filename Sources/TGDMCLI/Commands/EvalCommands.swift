@@ -72,7 +72,7 @@ struct EvalTGDMCommand: ParsableCommand {
             config.gridPairs = gridPairs
             let needsModel = config.motion == .photometric || composite
             let evaluator = try TGDMEvaluator(config: config, faceModel: needsModel ? try MorphableModel.loadDefault() : nil)
-            print("evaluating \(bundle.config.variant.rawValue) \(bundle.config.imageSize)² on \(Swift.min(count, dataset.count)) of \(dataset.count) \(split.rawValue) pairs, \(sampler.kind.rawValue) \(sampler.steps) steps, η \(sampler.eta)")
+            print("evaluating \(bundle.config.variant.rawValue)\(bundle.config.sourceWarp ? "+warp" : "")\(bundle.config.identityDim > 0 ? "+z_id" : "") \(bundle.config.imageSize)² on \(Swift.min(count, dataset.count)) of \(dataset.count) \(split.rawValue) pairs, \(sampler.kind.rawValue) \(sampler.steps) steps, η \(sampler.eta)\(config.startStrength.map { ", from the warp at strength \($0)" } ?? "")")
             let (report, samples) = try evaluator.evaluate(bundle: bundle, dataset: dataset,
                                                            sourceCoefficients: { try pairs.sample(at: $0).sourceCoefficients }) { line in
                 FileHandle.standardError.write(Data("\r\(line)        ".utf8))

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Table 4 of docs/RESULTS.md (face swapping, Sec. 4.4): 8 identity → target pairs among the real photos
 # (Samples/astronaut.png, Samples/grace_hopper.jpg) and the synthetic samples (source, target, driving), each
-# swapped three ways:
-#   recombination  `tgdm swap` with the default model: α of the identity source + everything else of the target,
-#                  the identity source's texture warped onto the target geometry, the generator where not valid
-#   swap model     `tgdm swap --model Models/tgdm/tgdm_swap64.safetensors`: the paper's swap model (face-masked
-#                  target + I_3d + ρ̂ + z_id, the dlib embedding standing in for CurricularFace)
-#   copy target    the target returned unchanged (the trivial baseline)
+# swapped four ways:
+#   recombination            `tgdm swap` (the default): α of the identity source + everything else of the target;
+#                            the identity's inner face warped onto the target geometry by the 3DMM correspondence,
+#                            the target's own pixels where that warp is missing (WarpCompositor.swap)
+#   recombination, generator the default model's own output for the same job (`--composition generator`)
+#   swap model               `tgdm swap --model Models/tgdm/tgdm_swap64.safetensors --composition generator`: the
+#                            paper's swap model (face-masked target + I_3d + ρ̂ + z_id, the dlib embedding standing
+#                            in for CurricularFace), its output pasted into the target frame
+#   copy target              the target returned unchanged (the trivial baseline)
 # Scored by `tgdm eval folder`: ID-A = dlib distance (and cosine) of the result to the identity source, the same
 # to the target, Exp/Angle/Gaze against the target's readout, background change outside the face, KID/FID vs
 # the targets (n = 8: compare rows only). Seeded; reports in runs/eval_swap/.
@@ -23,7 +26,7 @@ fi
 SWAP_MODEL=${SWAP_MODEL:-Models/tgdm/tgdm_swap64.safetensors}
 OUT=${OUT:-runs/eval_swap}
 rm -rf "$OUT"
-mkdir -p "$OUT"/{identities,targets,recombination,swap_model,copy_target,grids}
+mkdir -p "$OUT"/{identities,targets,recombination,recombination_generator,swap_model,copy_target,grids}
 declare -A IMG=([astronaut]=Samples/astronaut.png [hopper]=Samples/grace_hopper.jpg [source]=Samples/source.png
                 [target]=Samples/target.png [driving]=Samples/driving.png)
 PAIRS="hopper:astronaut astronaut:hopper source:astronaut astronaut:target hopper:target source:target driving:astronaut hopper:driving"
@@ -34,10 +37,12 @@ for pair in $PAIRS; do
   cp "$OUT/targets/$name.png" "$OUT/copy_target/$name.png"
   "$TGDM" swap --source "${IMG[$i]}" --target "${IMG[$t]}" --seed 0 -o "$OUT/recombination/$name.png" \
     --save-coeffs "$OUT/recombination/$name.coeffs.json" --grid "$OUT/grids/recombination-$name.png" >/dev/null
-  "$TGDM" swap --model "$SWAP_MODEL" --source "${IMG[$i]}" --target "${IMG[$t]}" --seed 0 -o "$OUT/swap_model/$name.png" \
+  "$TGDM" swap --composition generator --source "${IMG[$i]}" --target "${IMG[$t]}" --seed 0 -o "$OUT/recombination_generator/$name.png" \
+    --save-coeffs "$OUT/recombination_generator/$name.coeffs.json" >/dev/null
+  "$TGDM" swap --model "$SWAP_MODEL" --composition generator --source "${IMG[$i]}" --target "${IMG[$t]}" --seed 0 -o "$OUT/swap_model/$name.png" \
     --save-coeffs "$OUT/swap_model/$name.coeffs.json" --grid "$OUT/grids/swap_model-$name.png" >/dev/null
 done
-for m in recombination swap_model copy_target; do
+for m in recombination recombination_generator swap_model copy_target; do
   echo "## $m (identity source = the ID-A reference; motion and background against the target)" | tee "$OUT/$m.md"
   "$TGDM" eval folder --generated "$OUT/$m" --source "$OUT/identities" --reference "$OUT/targets" --no-emotion \
     --background reference -o "$OUT/$m.json" | tee -a "$OUT/$m.md"

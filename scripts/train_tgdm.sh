@@ -27,7 +27,7 @@ DEFAULT_STEPS=${DEFAULT_STEPS:-2039}
 ABLATION_STEPS=${ABLATION_STEPS:-500}
 WARP_STEPS=${WARP_STEPS:-500}
 WARP64_STEPS=${WARP64_STEPS:-1000}
-SWAP64_STEPS=${SWAP64_STEPS:-300}
+SWAP64_STEPS=${SWAP64_STEPS:-1000}
 # The texAtt model the warp64 run starts from: the shipped one unless the default stage ran here.
 WARP64_INIT=${WARP64_INIT:-Models/tgdm/tgdm_synth64.safetensors}
 COMMON=(--batch 8 --lr 5e-4 --ema-decay 0.99 --seed 0 --log-every 25 --artifact-every 0 --checkpoint-every 50)
@@ -77,10 +77,12 @@ if has eval; then
     --count 16 --sampler ddim --steps 50 --eta 1 --seed 0 --fit-iterations 40 -o runs/eval/default-texAtt.json
   "$TGDM" eval tgdm --checkpoint runs/default-texAtt/checkpoint.safetensors --data data/synth64.safetensors --split test \
     --count 16 --sampler ddim --steps 25 --eta 0 --seed 0 --fit-iterations 40 -o runs/eval/default-texAtt-ddim25.json
-  # Issue #10/#14: the warp model with its shipped sampler (DDIM 25 from the warped source at strength 0.4, i.e. 10
+  # Issue #10/#14: the warp model with its shipped sampler (DDIM 25 from the warped source at strength 0.3, i.e. 8
   # denoising steps) and from noise (DDIM 50), beside the texAtt model (DDIM 50 from noise); raw output and composite.
   E64=(--data data/synth64.safetensors --split test --count 16 --seed 0 --composite)
+  "$TGDM" eval tgdm --checkpoint runs/warp64-texAtt/checkpoint.safetensors "${E64[@]}" --sampler ddim --steps 25 --eta 1 --strength 0.3 -o runs/eval/warp64-i2i25-s0.3.json
   "$TGDM" eval tgdm --checkpoint runs/warp64-texAtt/checkpoint.safetensors "${E64[@]}" --sampler ddim --steps 25 --eta 1 --strength 0.4 -o runs/eval/warp64-i2i25-s04.json
+  "$TGDM" eval tgdm --checkpoint runs/warp64-texAtt/checkpoint.safetensors "${E64[@]}" --sampler ddim --steps 20 --eta 1 --strength 0.4 -o runs/eval/warp64-i2i20-s0.4.json
   "$TGDM" eval tgdm --checkpoint runs/warp64-texAtt/checkpoint.safetensors "${E64[@]}" --sampler ddim --steps 50 --eta 1 -o runs/eval/warp64-ddim50.json
   "$TGDM" eval tgdm --checkpoint Models/tgdm/tgdm_synth64.safetensors "${E64[@]}" --sampler ddim --steps 50 --eta 1 -o runs/eval/default-ddim50-composite.json
   # The issue-#10 ablation at 32², real metrics.
@@ -105,7 +107,7 @@ if has export; then
   fi
   if [[ -f runs/warp64-texAtt/checkpoint.safetensors ]]; then
     "$TGDM" eval export --checkpoint runs/warp64-texAtt/checkpoint.safetensors -o Models/tgdm/tgdm_synth64_warp.safetensors \
-      --steps 25 --start-strength 0.4 \
-      --note "TGDM small64 texAtt + warped source on the synthetic 64² benchmark, fine-tuned for ${WARP64_STEPS} steps from ${WARP64_INIT}, batch 8, lr 5e-4, EMA 0.99; sampled by DDIM 25 (η 1) from the warped source noised to strength 0.4"
+      --steps 25 --start-strength 0.3 \
+      --note "TGDM small64 texAtt + warped source on the synthetic 64² benchmark, fine-tuned for ${WARP64_STEPS} steps from ${WARP64_INIT}, batch 8, lr 5e-4, EMA 0.99; sampled by DDIM 25 (η 1) from the warped source noised to strength 0.3"
   fi
 fi

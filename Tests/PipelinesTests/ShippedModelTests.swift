@@ -16,7 +16,7 @@ final class ShippedModelTests: XCTestCase {
         XCTAssertEqual(p.bundle.defaultSampler.kind, .ddim)
         XCTAssertEqual(p.bundle.defaultSampler.steps, 25)
         XCTAssertEqual(p.bundle.defaultSampler.eta, 1)
-        XCTAssertEqual(p.bundle.defaultStartStrength, 0.4)
+        XCTAssertEqual(p.bundle.defaultStartStrength, 0.3)
         try checkFollowsGeometry(p)
     }
 

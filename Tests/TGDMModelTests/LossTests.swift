@@ -55,6 +55,33 @@ final class LossTests: XCTestCase {
         XCTAssertEqual(try second.total.item(), 10 * mse + second.reconstruction! + lp, accuracy: 1e-5)
     }
 
+    /// `.lpips` takes L_p from the provider (Metrics' LPIPS in the CLI) with gradients to the prediction, and is
+    /// a clear error without one.
+    func testLPIPSPerceptualLossComesFromTheProvider() throws {
+        let schedule = try NoiseSchedule()
+        var config = TGDMLossConfig()
+        config.gateThreshold = 1e9
+        config.gateMinimumSteps = 1
+        config.perceptualNetwork = .lpips(backbone: "vgg16")
+        let loss = try TGDMLoss(config: config, schedule: schedule)
+        let g = Generator(seed: 2)
+        let target = try Tensor.rand([2, 3, 16, 16], generator: g) * 2 - 1
+        let noise = try Tensor.randn([2, 3, 16, 16], generator: g)
+        let t = try Tensor([Int64(10), 500])
+        let noisy = try schedule.addNoise(x0: target, noise: noise, timesteps: t)
+        let pred = try (noise + Tensor.randn([2, 3, 16, 16], generator: g) * 0.1).requiresGrad(true)
+        _ = try loss(predictedNoise: pred, noise: noise, noisy: noisy, target: target, timesteps: t)   // opens the gate
+        XCTAssertThrowsError(try loss(predictedNoise: pred, noise: noise, noisy: noisy, target: target, timesteps: t)) { e in
+            XCTAssertTrue("\(e)".contains("LPIPS"), "\(e)")
+        }
+        loss.perceptualProvider = { a, b in try (a - b).abs().mean() * 3 }
+        let terms = try loss(predictedNoise: pred, noise: noise, noisy: noisy, target: target, timesteps: t)
+        let x0 = try schedule.predictX0(xt: noisy, eps: pred, timesteps: t).clamp(min: -1, max: 1)
+        XCTAssertEqual(try XCTUnwrap(terms.perceptual), try (x0 - target).abs().mean().item() * 3, accuracy: 1e-5)
+        try terms.total.backward()
+        XCTAssertGreaterThan(try XCTUnwrap(pred.grad).abs().sum().item(), 0)
+    }
+
     func testPerceptualDistanceProperties() throws {
         let lpips = try PerceptualLoss(.randomVGG16(seed: 0, widthDivisor: 8))
         let g = Generator(seed: 2)

@@ -5,6 +5,7 @@ import Diffusion
 import FaceModel
 import Foundation
 import Media
+import Metrics
 import SyntheticFaces
 import TGDMModel
 import TextEncoder
@@ -59,6 +60,8 @@ struct TrainTGDMCommand: ParsableCommand {
     @Flag(help: "Also feed the 3DMM-warped source and its validity mask at the input (issue #10; reenact task only).") var warp = false
     @Flag(help: "Condition on the identity embedding z_id (dlib, 128-d) as the paper's swap model does (swap task only).") var identity = false
     @Option(help: "Total optimisation steps.") var steps: Int = 2000
+    @Option(help: "Perceptual loss L_p: random (fixed random VGG16 features; the shipped models) or lpips (the published LPIPS-VGG16, the paper's).")
+    var perceptual: PerceptualChoice = .random
     @Option(help: "Batch size (the global batch: --nproc processes train on equal shards of it).") var batch: Int = 8
     @Option(help: "Learning rate (the paper: 2e-4).") var lr: Double = 2e-4
     @Option(help: "EMA decay of the sampling weights.") var emaDecay: Double = 0.999
@@ -123,6 +126,7 @@ struct TrainTGDMCommand: ParsableCommand {
         tc.batchSize = batch; tc.learningRate = lr; tc.emaDecay = emaDecay; tc.seed = runtime.seed
         tc.logEvery = logEvery; tc.checkpointEvery = checkpointEvery; tc.artifactEvery = artifactEvery
         tc.preview.steps = previewSteps
+        if perceptual == .lpips { tc.loss.perceptualNetwork = .lpips(backbone: LPIPS.Backbone.vgg16.rawValue) }
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let model = try TGDMUNet(config: modelConfig)
@@ -135,6 +139,11 @@ struct TrainTGDMCommand: ParsableCommand {
             }
         }
         let trainer = try TGDMTrainer(model: model, dataset: dataset, config: tc, schedule: try NoiseSchedule(.paper), outputDirectory: dir, device: device)
+        if case .lpips(let backbone) = tc.loss.perceptualNetwork {
+            let net = try LPIPS(backbone: LPIPS.Backbone(rawValue: backbone) ?? .vgg16)
+            try net.to(device)
+            trainer.loss.perceptualProvider = { try net($0, $1) }
+        }
         if resuming {
             try trainer.loadCheckpoint(from: ckpt)
             if main { print("resuming \(ckpt.path) at step \(trainer.step)") }
@@ -331,4 +340,9 @@ struct TrainA2ECommand: ParsableCommand {
         if !ship.isEmpty { try trainer.exportWeights(to: URL(fileURLWithPath: ship), metadata: ["steps": String(trainer.step)]) }
         print(String(format: "wrote %@ after %d steps (%.0f s)", weights.path, trainer.step, Date().timeIntervalSince(start)))
     }
+}
+
+/// `tgdm train tgdm --perceptual`.
+enum PerceptualChoice: String, ExpressibleByArgument {
+    case random, lpips
 }

@@ -7,6 +7,9 @@ public enum PerceptualNetwork: Codable, Equatable, Sendable {
     case randomVGG16(seed: UInt64, widthDivisor: Int)
     /// torchvision ImageNet weights converted to safetensors.
     case pretrainedVGG16(path: String)
+    /// The published LPIPS (the paper's L_p: LPIPS over VGG16), from the Metrics target; the trainer's owner
+    /// hands it to `TGDMLoss.perceptualProvider` (`tgdm train tgdm --perceptual lpips` does).
+    case lpips(backbone: String)
 
     public static let offlineDefault = PerceptualNetwork.randomVGG16(seed: 0, widthDivisor: 4)
 
@@ -14,6 +17,7 @@ public enum PerceptualNetwork: Codable, Equatable, Sendable {
         switch self {
         case .randomVGG16(let seed, let divisor): return try VGG16Features(randomSeed: seed, widthDivisor: divisor)
         case .pretrainedVGG16(let path): return try VGG16Features(pretrained: URL(fileURLWithPath: path))
+        case .lpips: throw TGDMError.invalidConfig("the LPIPS perceptual loss is provided by the Metrics target: set TGDMLoss.perceptualProvider")
         }
     }
 }

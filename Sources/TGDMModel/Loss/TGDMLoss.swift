@@ -87,6 +87,9 @@ public final class TGDMLoss {
     public private(set) var gate: ImageLossGate
     /// Built on first use, so runs whose gate never opens never pay for it.
     private var perceptual: PerceptualLoss?
+    /// The mean perceptual distance of a batch when `config.perceptualNetwork` is `.lpips` (the network lives in
+    /// the Metrics target, which this one does not depend on).
+    public var perceptualProvider: ((Tensor, Tensor) throws -> Tensor)?
 
     public init(config: TGDMLossConfig = TGDMLossConfig(), schedule: NoiseSchedule) throws {
         try config.validate()
@@ -122,7 +125,15 @@ public final class TGDMLoss {
             total = try total + recLoss * config.lambdaReconstruction
             rec = try recLoss.item()
             if config.lambdaPerceptual > 0 {
-                let pLoss = try perceptualLoss()(x0, target)
+                let pLoss: Tensor
+                if case .lpips = config.perceptualNetwork {
+                    guard let provider = perceptualProvider else {
+                        throw TGDMError.invalidConfig("this run's perceptual loss is LPIPS, but no LPIPS network was provided (TGDMLoss.perceptualProvider)")
+                    }
+                    pLoss = try provider(x0, target)
+                } else {
+                    pLoss = try perceptualLoss()(x0, target)
+                }
                 total = try total + pLoss * config.lambdaPerceptual
                 lp = try pLoss.item()
             } else {

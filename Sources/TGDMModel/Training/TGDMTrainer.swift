@@ -211,7 +211,7 @@ public final class TGDMTrainer<Dataset: PairDataset> {
         let meanSimple = recent.map(\.simple).reduce(0, +) / Double(recent.count)
         func fmt(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "off" }
         let gate = loss.gate.runningAverage.map { String(format: "%.4f", $0) } ?? "-"
-        return String(format: "step %d/%d | loss %.4f (simple %.4f, rec %@, lpips %@) | avg L_simple %@ | %.2f it/s",
+        return String(format: "step %d/%d | loss %.4f (simple %.4f, rec %@, perceptual %@) | avg L_simple %@ | %.2f it/s",
                       step, totalSteps, meanTotal, meanSimple, fmt(terms.reconstruction), fmt(terms.perceptual), gate, rate)
     }
 

@@ -77,7 +77,7 @@ if has eval; then
     --count 16 --sampler ddim --steps 50 --eta 1 --seed 0 --fit-iterations 40 -o runs/eval/default-texAtt.json
   "$TGDM" eval tgdm --checkpoint runs/default-texAtt/checkpoint.safetensors --data data/synth64.safetensors --split test \
     --count 16 --sampler ddim --steps 25 --eta 0 --seed 0 --fit-iterations 40 -o runs/eval/default-texAtt-ddim25.json
-  # Issue #10/#14: the warp model with its shipped sampler (DDIM 25 from the warped source at strength 0.3, i.e. 8
+  # Issue #10/#14: the warp model with its shipped sampler (DDIM 25 from the warped source at strength 0.3, i.e. 7
   # denoising steps) and from noise (DDIM 50), beside the texAtt model (DDIM 50 from noise); raw output and composite.
   E64=(--data data/synth64.safetensors --split test --count 16 --seed 0 --composite)
   "$TGDM" eval tgdm --checkpoint runs/warp64-texAtt/checkpoint.safetensors "${E64[@]}" --sampler ddim --steps 25 --eta 1 --strength 0.3 -o runs/eval/warp64-i2i25-s0.3.json

@@ -4,7 +4,7 @@ import Torch
 
 extension ModelFile {
     /// The bundled TGDM generator: texAtt + the 3DMM-warped source at its input, sampled by DDIM 25 from the
-    /// warped source noised to strength 0.3 (8 denoising steps; issues #10 and #14).
+    /// warped source noised to strength 0.3 (7 denoising steps; issues #10 and #14).
     public static let tgdm = ModelFile(path: "tgdm/tgdm_synth64_warp.safetensors", environment: "TGDM_MODEL",
                                        installedBy: "the repository (scripts/train_tgdm.sh reproduces it)")
     /// The texAtt generator without the warp input (the default before issue #10; the pipeline benchmark's "before").

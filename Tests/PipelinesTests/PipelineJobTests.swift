@@ -151,6 +151,30 @@ final class PipelineJobTests: XCTestCase {
         XCTAssertGreaterThan(inside, 0.02, "inside the face the identity's texture arrives")
     }
 
+    /// A swap model's job (masked texture): its generated face replaces the target's inside the face, and the
+    /// target stays untouched outside it (not the generator's redrawn background).
+    func testSwapModelCompositeKeepsTheTargetOutsideTheFace() throws {
+        let p = try tinyPipeline()
+        var config = PipelineConfiguration()
+        config.framing = .crop
+        config.outputSize = 128
+        let identity = try p.portrait(samples.appendingPathComponent("source.png"))
+        let target = try p.portrait(samples.appendingPathComponent("target.png"))
+        let r = try p.generate(.swap(identity: identity, target: target, maskedTexture: true), configuration: config).frames[0]
+        let t = try target.image(size: 128).squeeze(0), o = try r.output.toTensor().squeeze(0)
+        let face = try Torch.noGrad { try p.renderer.render(Coefficients.swap(source: identity.coefficients, target: target.coefficients),
+                                                            width: 128, height: 128).mask.squeeze(0) }
+        let far = try 1.0 - F.maxPool2d(face.unsqueeze(0), kernel: 9, stride: 1, padding: 4).squeeze(0)
+        XCTAssertLessThan(try ((o - t).abs() * far).sum().item() / (3 * far.sum().item()), 1.0 / 255, "outside the face the target is untouched")
+        let inside = try ((o - t).abs() * face).sum().item() / (3 * face.sum().item())
+        XCTAssertGreaterThan(inside, 0.02, "inside the face the generator's face arrives")
+        // It is the generator's face (another seed draws another one), not the identity's warp.
+        config.seed = 99
+        let again = try p.generate(.swap(identity: identity, target: target, maskedTexture: true), configuration: config).frames[0]
+        let changed = try ((again.output.toTensor().squeeze(0) - o).abs() * face).sum().item() / (3 * face.sum().item())
+        XCTAssertGreaterThan(changed, 0.005)
+    }
+
     /// A k = 1 window model gets windows of ρ̂ in the pipeline.
     func testTemporalWindowModelRunsInThePipeline() throws {
         let p = try tinyPipeline(window: 1)

@@ -120,8 +120,9 @@ public final class TalkingFacePipeline {
             let motion = DrivingMotion(coefficients: target.coefficients, fps: 25, audio: nil, isSequence: false, video: nil,
                                        image: target, origin: target.coefficientSource)
             // The identity's face is warped onto the swapped geometry; everything else stays the target's.
-            let composer = FrameComposer(canvas: target.frame, crop: target.crop, size: configuration.outputSize, framing: configuration.framing,
+            var composer = FrameComposer(canvas: target.frame, crop: target.crop, size: configuration.outputSize, framing: configuration.framing,
                                          composition: configuration.composition, swapTarget: try target.image(size: configuration.outputSize))
+            composer.swapModel = masked || swapModel
             let origin = try WarpOrigin(identity, outputSize: configuration.outputSize, modelSize: modelSize)
             return try FrameStream(pipeline: self, rho: rho, texture: texture, origin: origin, identity: zid, motion: motion, composer: composer,
                                    configuration: configuration, progress: progress)

@@ -40,6 +40,21 @@ public enum WarpCompositor {
     }
 }
 
+extension WarpCompositor {
+    /// Face swapping by a swap model (Sec. 4.4): the generator drew the face from the masked target, I_3d, ρ̂ and
+    /// z_id; its face region (the swapped geometry's render, feathered), colour-matched to the target, replaces
+    /// the target's; hair and background stay the target's own pixels rather than the generator's redrawing.
+    public static func swapModel(generated: Tensor, field: FaceWarpField, target: Tensor) throws -> Tensor {
+        try Torch.noGrad {
+            let radius = max(1, field.size / 96)
+            let targetImage = try target.expand(generated.shape)
+            let face = try Compositing.matchColours(generated, mask: field.face, to: targetImage, referenceMask: field.face)
+            let blend = try Compositing.softMask(field.face, radius: 2 * radius)
+            return try face * blend + targetImage * (1.0 - blend)
+        }
+    }
+}
+
 /// Building blocks of the composite.
 enum Compositing {
     /// Binary dilation by `radius` pixels.

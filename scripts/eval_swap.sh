@@ -6,9 +6,9 @@
 #                            the identity's inner face warped onto the target geometry by the 3DMM correspondence,
 #                            the target's own pixels where that warp is missing (WarpCompositor.swap)
 #   recombination, generator the default model's own output for the same job (`--composition generator`)
-#   swap model               `tgdm swap --model Models/tgdm/tgdm_swap64.safetensors --composition generator`: the
-#                            paper's swap model (face-masked target + I_3d + ρ̂ + z_id, the dlib embedding standing
-#                            in for CurricularFace), its output pasted into the target frame
+#   swap model               `tgdm swap --model Models/tgdm/tgdm_swap64.safetensors`: the paper's swap model
+#                            (face-masked target + I_3d + ρ̂ + z_id, the dlib embedding standing in for
+#                            CurricularFace); its face region replaces the target's (WarpCompositor.swapModel)
 #   copy target              the target returned unchanged (the trivial baseline)
 # Scored by `tgdm eval folder`: ID-A = dlib distance (and cosine) of the result to the identity source, the same
 # to the target, Exp/Angle/Gaze against the target's readout, background change outside the face, KID/FID vs
@@ -39,7 +39,7 @@ for pair in $PAIRS; do
     --save-coeffs "$OUT/recombination/$name.coeffs.json" --grid "$OUT/grids/recombination-$name.png" >/dev/null
   "$TGDM" swap --composition generator --source "${IMG[$i]}" --target "${IMG[$t]}" --seed 0 -o "$OUT/recombination_generator/$name.png" \
     --save-coeffs "$OUT/recombination_generator/$name.coeffs.json" >/dev/null
-  "$TGDM" swap --model "$SWAP_MODEL" --composition generator --source "${IMG[$i]}" --target "${IMG[$t]}" --seed 0 -o "$OUT/swap_model/$name.png" \
+  "$TGDM" swap --model "$SWAP_MODEL" --source "${IMG[$i]}" --target "${IMG[$t]}" --seed 0 -o "$OUT/swap_model/$name.png" \
     --save-coeffs "$OUT/swap_model/$name.coeffs.json" --grid "$OUT/grids/swap_model-$name.png" >/dev/null
 done
 for m in recombination recombination_generator swap_model copy_target; do

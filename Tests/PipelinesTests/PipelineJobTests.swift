@@ -133,46 +133,42 @@ final class PipelineJobTests: XCTestCase {
     }
 
     /// Swapping through the warp changes only the face: far from it, the target crop is untouched.
-    func testSwapCompositeLeavesTheTargetOutsideTheFace() throws {
+    /// A 128² swap of Samples/source.png onto Samples/target.png: the output crop, the target crop, the swapped
+    /// geometry's face mask, and the mask of pixels well outside the face.
+    func swapCrops(maskedTexture: Bool, seed: UInt64 = 0) throws -> (output: Tensor, target: Tensor, face: Tensor, far: Tensor) {
         let p = try tinyPipeline()
         var config = PipelineConfiguration()
         config.framing = .crop
         config.outputSize = 128
+        config.seed = seed
         let identity = try p.portrait(samples.appendingPathComponent("source.png"))
         let target = try p.portrait(samples.appendingPathComponent("target.png"))
-        let out = try p.generate(.swap(identity: identity, target: target, maskedTexture: false), configuration: config).frames[0]
-        let t = try target.image(size: 128).squeeze(0), o = try out.output.toTensor().squeeze(0)
+        let out = try p.generate(.swap(identity: identity, target: target, maskedTexture: maskedTexture), configuration: config).frames[0]
         let face = try Torch.noGrad { try p.renderer.render(Coefficients.swap(source: identity.coefficients, target: target.coefficients),
                                                             width: 128, height: 128).mask.squeeze(0) }
         let far = try 1.0 - F.maxPool2d(face.unsqueeze(0), kernel: 9, stride: 1, padding: 4).squeeze(0)
-        let outside = try ((o - t).abs() * far).sum().item() / (3 * far.sum().item())
-        XCTAssertLessThan(outside, 1.0 / 255, "outside the face the target is untouched")
-        let inside = try ((o - t).abs() * face).sum().item() / (3 * face.sum().item())
-        XCTAssertGreaterThan(inside, 0.02, "inside the face the identity's texture arrives")
+        return (try out.output.toTensor().squeeze(0), try target.image(size: 128).squeeze(0), face, far)
+    }
+
+    func meanDifference(_ a: Tensor, _ b: Tensor, in mask: Tensor) throws -> Double {
+        try ((a - b).abs() * mask).sum().item() / (3 * mask.sum().item())
+    }
+
+    func testSwapCompositeLeavesTheTargetOutsideTheFace() throws {
+        let (o, t, face, far) = try swapCrops(maskedTexture: false)
+        XCTAssertLessThan(try meanDifference(o, t, in: far), 1.0 / 255, "outside the face the target is untouched")
+        XCTAssertGreaterThan(try meanDifference(o, t, in: face), 0.02, "inside the face the identity's texture arrives")
     }
 
     /// A swap model's job (masked texture): its generated face replaces the target's inside the face, and the
     /// target stays untouched outside it (not the generator's redrawn background).
     func testSwapModelCompositeKeepsTheTargetOutsideTheFace() throws {
-        let p = try tinyPipeline()
-        var config = PipelineConfiguration()
-        config.framing = .crop
-        config.outputSize = 128
-        let identity = try p.portrait(samples.appendingPathComponent("source.png"))
-        let target = try p.portrait(samples.appendingPathComponent("target.png"))
-        let r = try p.generate(.swap(identity: identity, target: target, maskedTexture: true), configuration: config).frames[0]
-        let t = try target.image(size: 128).squeeze(0), o = try r.output.toTensor().squeeze(0)
-        let face = try Torch.noGrad { try p.renderer.render(Coefficients.swap(source: identity.coefficients, target: target.coefficients),
-                                                            width: 128, height: 128).mask.squeeze(0) }
-        let far = try 1.0 - F.maxPool2d(face.unsqueeze(0), kernel: 9, stride: 1, padding: 4).squeeze(0)
-        XCTAssertLessThan(try ((o - t).abs() * far).sum().item() / (3 * far.sum().item()), 1.0 / 255, "outside the face the target is untouched")
-        let inside = try ((o - t).abs() * face).sum().item() / (3 * face.sum().item())
-        XCTAssertGreaterThan(inside, 0.02, "inside the face the generator's face arrives")
+        let (o, t, face, far) = try swapCrops(maskedTexture: true)
+        XCTAssertLessThan(try meanDifference(o, t, in: far), 1.0 / 255, "outside the face the target is untouched")
+        XCTAssertGreaterThan(try meanDifference(o, t, in: face), 0.02, "inside the face the generator's face arrives")
         // It is the generator's face (another seed draws another one), not the identity's warp.
-        config.seed = 99
-        let again = try p.generate(.swap(identity: identity, target: target, maskedTexture: true), configuration: config).frames[0]
-        let changed = try ((again.output.toTensor().squeeze(0) - o).abs() * face).sum().item() / (3 * face.sum().item())
-        XCTAssertGreaterThan(changed, 0.005)
+        let again = try swapCrops(maskedTexture: true, seed: 99).output
+        XCTAssertGreaterThan(try meanDifference(again, o, in: face), 0.005)
     }
 
     /// A k = 1 window model gets windows of ρ̂ in the pipeline.

@@ -7,21 +7,7 @@ import XCTest
 /// combined batch, and the rank-0 checkpoint resumes on one process.
 final class DataParallelA2ETests: XCTestCase {
     func ranks<T>(_ n: Int, _ body: @escaping (ProcessGroup) throws -> T) throws -> [T] {
-        let port = try LocalLauncher.freePort()
-        let lock = NSLock()
-        var results = [Result<T, Error>?](repeating: nil, count: n)
-        let done = DispatchGroup()
-        for r in 0..<n {
-            done.enter()
-            Thread {
-                defer { done.leave() }
-                let result = Result { try body(ProcessGroup(DistributedEnvironment(masterAddress: "127.0.0.1", masterPort: port, worldSize: n,
-                                                                                   rank: r, timeoutSeconds: 60))) }
-                lock.lock(); results[r] = result; lock.unlock()
-            }.start()
-        }
-        guard done.wait(timeout: .now() + 300) == .success else { throw TorchError("ranks did not finish") }
-        return try results.map { try XCTUnwrap($0).get() }
+        try LocalLauncher.runThreads(n, timeoutSeconds: 60, waitSeconds: 300, body).map { try $0.get() }
     }
 
     func makeTrainer(steps: Int) throws -> EmoA2ETrainer {

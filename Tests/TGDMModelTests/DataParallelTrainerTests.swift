@@ -6,21 +6,7 @@ import XCTest
 
 /// Runs `body` as every rank of a fresh loopback group, one thread per rank; returns the ranks' results in order.
 func runRanks<T>(_ n: Int, _ body: @escaping (ProcessGroup) throws -> T) throws -> [T] {
-    let port = try LocalLauncher.freePort()
-    let lock = NSLock()
-    var results = [Result<T, Error>?](repeating: nil, count: n)
-    let done = DispatchGroup()
-    for r in 0..<n {
-        done.enter()
-        Thread {
-            defer { done.leave() }
-            let result = Result { try body(ProcessGroup(DistributedEnvironment(masterAddress: "127.0.0.1", masterPort: port, worldSize: n, rank: r,
-                                                                               timeoutSeconds: 60))) }
-            lock.lock(); results[r] = result; lock.unlock()
-        }.start()
-    }
-    guard done.wait(timeout: .now() + 300) == .success else { throw TorchError("ranks did not finish") }
-    return try results.map { try XCTUnwrap($0).get() }
+    try LocalLauncher.runThreads(n, timeoutSeconds: 60, waitSeconds: 300, body).map { try $0.get() }
 }
 
 /// Data-parallel TGDM training (ranks as threads of this process; the process-level runs are in

@@ -7,20 +7,7 @@ import Torch
 final class DistributedTests: XCTestCase {
     /// Runs `body(rank)` for every rank of a fresh group on its own thread; returns each rank's result or error.
     func ranks<T>(_ n: Int, timeout: Double = 20, _ body: @escaping @Sendable (ProcessGroup) throws -> T) throws -> [Result<T, Error>] {
-        let port = try LocalLauncher.freePort()
-        let results = ResultBox<T>(count: n)
-        let done = DispatchGroup()
-        for r in 0..<n {
-            done.enter()
-            let thread = Thread {
-                defer { done.leave() }
-                results.set(r, Result { try body(ProcessGroup(DistributedEnvironment(masterAddress: "127.0.0.1", masterPort: port, worldSize: n,
-                                                                                     rank: r, timeoutSeconds: timeout))) })
-            }
-            thread.start()
-        }
-        XCTAssertEqual(done.wait(timeout: .now() + timeout * 3), .success, "ranks did not finish")
-        return results.values
+        try LocalLauncher.runThreads(n, timeoutSeconds: timeout, waitSeconds: timeout * 3, body)
     }
 
     func testAllReduceBroadcastAndBarrier() throws {
@@ -149,17 +136,6 @@ final class DistributedTests: XCTestCase {
         let epoch = try (0..<5).flatMap { try one.globalIndices(forStep: $0) }.prefix(10)
         XCTAssertEqual(Set(epoch), Set(0..<10))
         XCTAssertThrowsError(try ShardedBatchSampler(datasetCount: 10, globalBatchSize: 5, rank: 0, worldSize: 2, permutation: perm))
-    }
-}
-
-final class ResultBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [Result<T, Error>?]
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<T, Error>) { lock.lock(); storage[i] = r; lock.unlock() }
-    var values: [Result<T, Error>] {
-        lock.lock(); defer { lock.unlock() }
-        return storage.map { $0 ?? .failure(TorchError("rank did not finish")) }
     }
 }
 

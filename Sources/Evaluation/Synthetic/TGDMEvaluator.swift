@@ -175,8 +175,7 @@ public final class TGDMEvaluator {
             if let strength = config.startStrength, strength < 1 {
                 // The pipeline's image-to-image start: the warped source where valid, I_3d where not.
                 let warp = try batch.warp ?? startWarp(batch: batch, indices: batchIndices, model: model.config, sourceCoefficients: sourceCoefficients)
-                let mask = try warp.narrow(1, 3, 1)
-                start = .image(try warp.narrow(1, 0, 3) * mask + batch.render * (1.0 - mask), strength: strength)
+                start = try TGDMSampler.warpStart(warp: warp, render: batch.render, strength: strength)
             }
             let out = try sampler.generate(source: batch.source, render: model.config.usesRender ? batch.render : nil,
                                            coefficients: batch.coefficients, warp: batch.warp, identity: batch.identity,
@@ -338,7 +337,7 @@ public final class TGDMEvaluator {
             let size = batch.source.size(2)
             let field = try warper.field(source: Coefficients(sourceCoefficients(index).to(.float32).unsqueeze(0)),
                                          target: Coefficients(batch.coefficients.select(0, i).narrow(0, offset, d).to(.float32).unsqueeze(0)), size: size)
-            return try Tensor.cat([field.warp(batch.source.select(0, i).unsqueeze(0)), field.valid], dim: 1)
+            return try field.generatorInput(batch.source.select(0, i).unsqueeze(0))
         }, dim: 0)
     }
 

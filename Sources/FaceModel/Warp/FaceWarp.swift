@@ -34,6 +34,10 @@ public struct FaceWarpField {
         return try F.gridSample(s, grid: samplingGrid(), padding: .border)
     }
 
+    /// What a warp-input generator reads (`TGDMConfig.sourceWarp`): `source` warped, with the validity mask as a
+    /// fourth channel, N×4×S×S.
+    public func generatorInput(_ source: Tensor) throws -> Tensor { try Tensor.cat([warp(source), valid], dim: 1) }
+
     /// The field at another resolution (points rescaled, masks resampled).
     public func resized(to newSize: Int) throws -> FaceWarpField {
         guard newSize != size else { return self }
@@ -124,15 +128,27 @@ public final class FaceWarper: @unchecked Sendable {
         let raster: Rasterization
         let pose: [Float]
         let expression: [Float]
+        /// Projected area of every triangle in the source crop (pixels²).
+        let triangleAreas: [Float]
+    }
+
+    /// Projected areas of the model's triangles, from N = 1 projected vertices (x, y interleaved).
+    func triangleAreas(_ q: [Float]) -> [Float] {
+        let tri = model.triangleIndices
+        return (0..<(tri.count / 3)).map { t in
+            let i0 = Int(tri[3 * t]), i1 = Int(tri[3 * t + 1]), i2 = Int(tri[3 * t + 2])
+            return abs((q[2 * i1] - q[2 * i0]) * (q[2 * i2 + 1] - q[2 * i0 + 1]) - (q[2 * i2] - q[2 * i0]) * (q[2 * i1 + 1] - q[2 * i0 + 1])) / 2
+        }
     }
 
     public func prepare(source: Coefficients, size: Int) throws -> Source {
         guard FaceRenderer.sizeRange.contains(size) else { throw FaceModelError.invalidArgument("warp size \(size) outside \(FaceRenderer.sizeRange)") }
         let src = try Torch.noGrad { try renderer.geometry(source.frame(0), camera: .deep3DFaceRecon(size: size)) }
-        let raster = try Rasterizer.rasterize(pixels: src.projected.contiguous().floats(), depth: src.depth.contiguous().floats(),
+        let projected = try src.projected.contiguous().floats()
+        let raster = try Rasterizer.rasterize(pixels: projected, depth: src.depth.contiguous().floats(),
                                               triangles: model.triangleIndices, width: size, height: size)
         return Source(size: size, vertices: try src.vertices.contiguous().floats(), raster: raster, pose: try source.frame(0).pose.floats(),
-                      expression: try source.frame(0).expression.floats())
+                      expression: try source.frame(0).expression.floats(), triangleAreas: triangleAreas(projected))
     }
 
     public func field(source: Coefficients, target: Coefficients, size: Int) throws -> FaceWarpField {
@@ -155,22 +171,11 @@ public final class FaceWarper: @unchecked Sendable {
         var inner = [Float](repeating: 0, count: n * plane)
         let tri = model.triangleIndices
         let f = Float(camera.focal), cx = Float(camera.centerX), cy = Float(camera.centerY), dist = Float(camera.distance)
-        // Projected area of every triangle in the source (signed areas compared by magnitude).
-        var sPix = [Float](repeating: 0, count: 2 * v)
-        for i in 0..<v {
-            let d = dist - sVert[3 * i + 2]
-            sPix[2 * i] = cx + f * sVert[3 * i] / d
-            sPix[2 * i + 1] = cy - f * sVert[3 * i + 1] / d
-        }
-        func area(_ q: [Float], _ t: Int) -> Float {
-            let i0 = Int(tri[3 * t]), i1 = Int(tri[3 * t + 1]), i2 = Int(tri[3 * t + 2])
-            return abs((q[2 * i1] - q[2 * i0]) * (q[2 * i2 + 1] - q[2 * i0 + 1]) - (q[2 * i2] - q[2 * i0]) * (q[2 * i1 + 1] - q[2 * i0 + 1])) / 2
-        }
-        let sourceArea = (0..<(tri.count / 3)).map { area(sPix, $0) }
         for b in 0..<n {
             let px = Array(tPix[(b * v * 2)..<((b + 1) * v * 2)]), dz = Array(tDepth[(b * v)..<((b + 1) * v)])
             let raster = try Rasterizer.rasterize(pixels: px, depth: dz, triangles: tri, width: size, height: size)
-            var folded = (0..<(tri.count / 3)).map { sourceArea[$0] < options.minAreaRatio * area(px, $0) }
+            let targetAreas = triangleAreas(px)
+            var folded = targetAreas.indices.map { source.triangleAreas[$0] < options.minAreaRatio * targetAreas[$0] }
             for lid in eyelids where targetExpression[b * source.expression.count + lid.unit] > source.expression[lid.unit] + options.blinkMargin {
                 for t in 0..<folded.count where lid.triangles[t] { folded[t] = true }
             }

@@ -87,7 +87,7 @@ public final class FrameStream {
             field = f
             warped = try Torch.noGrad { try f.warp(origin.image) }
             let small = try f.resized(to: pipeline.modelSize)
-            modelWarp = try Torch.noGrad { try Tensor.cat([small.warp(origin.modelImage), small.valid], dim: 1) }
+            modelWarp = try Torch.noGrad { try small.generatorInput(origin.modelImage) }
         }
         let conditioning = try Torch.noGrad {
             try model.prepare(source: sourceFeatures, render: model.config.usesRender ? renders.to(model.device) : nil,
@@ -103,8 +103,7 @@ public final class FrameStream {
         if let strength, strength < 1, let w = modelWarp {
             // Image-to-image (SDEdit) from the warped source, I_3d where the warp is not valid: the generator only
             // has to refine a picture that is already nearly right, in a fraction of the steps.
-            let mask = try w.narrow(1, 3, 1)
-            startPoint = .image(try (w.narrow(1, 0, 3) * mask + renders * (1.0 - mask)).to(model.device), strength: strength)
+            startPoint = try TGDMSampler.warpStart(warp: w.to(model.device), render: renders.to(model.device), strength: strength)
         }
         let total = count
         let faces: Tensor

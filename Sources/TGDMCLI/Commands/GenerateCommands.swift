@@ -196,7 +196,7 @@ struct SwapCommand: ParsableCommand {
 
     func run() throws {
         try runImageJob(generation: generation, source: source, other: target, output: output, grid: grid, saveCoeffs: saveCoeffs) { p, s, t in
-            (.swap(identity: s, target: t, maskedTexture: swapModel || p.generator.config.identityDim > 0),
+            (.swap(identity: s, target: t, maskedTexture: swapModel),
              p.generator.config.identityDim > 0 ? "swap model with z_id" : "3DMM recombination and warp")
         }
     }

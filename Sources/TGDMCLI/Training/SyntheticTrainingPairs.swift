@@ -52,7 +52,7 @@ struct SyntheticTrainingPairs: PairDataset {
         var warp: Tensor? = nil
         if let warper {
             let field = try warper.field(source: Coefficients(s.sourceCoefficients), target: Coefficients(s.coefficients), size: source.size)
-            warp = try Tensor.cat([field.warp(s.source.unsqueeze(0)), field.valid], dim: 1).squeeze(0)
+            warp = try field.generatorInput(s.source.unsqueeze(0)).squeeze(0)
         }
         return PairExample(source: s.source, target: s.target, render: s.render,
                            coefficients: try window(s.coefficients, index: index), warp: warp,

@@ -98,11 +98,16 @@ public final class TGDMLoss {
         gate = ImageLossGate(threshold: config.gateThreshold, decay: config.gateDecay, minimumSteps: config.gateMinimumSteps)
     }
 
-    func perceptualLoss() throws -> PerceptualLoss {
-        if let p = perceptual { return p }
-        let p = try PerceptualLoss(config.perceptualNetwork)
-        perceptual = p
-        return p
+    /// L_p of a batch: the provider for `.lpips`, else the VGG16-feature loss built on first use.
+    func perceptualDistance(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        if case .lpips = config.perceptualNetwork {
+            guard let provider = perceptualProvider else {
+                throw TGDMError.invalidConfig("this run's perceptual loss is LPIPS, but no LPIPS network was provided (TGDMLoss.perceptualProvider)")
+            }
+            return try provider(a, b)
+        }
+        if perceptual == nil { perceptual = try PerceptualLoss(config.perceptualNetwork) }
+        return try perceptual!(a, b)
     }
 
     /// Evaluates the loss for one batch and then feeds L_simple to the gate (the gate decides for the next batch).
@@ -125,15 +130,7 @@ public final class TGDMLoss {
             total = try total + recLoss * config.lambdaReconstruction
             rec = try recLoss.item()
             if config.lambdaPerceptual > 0 {
-                let pLoss: Tensor
-                if case .lpips = config.perceptualNetwork {
-                    guard let provider = perceptualProvider else {
-                        throw TGDMError.invalidConfig("this run's perceptual loss is LPIPS, but no LPIPS network was provided (TGDMLoss.perceptualProvider)")
-                    }
-                    pLoss = try provider(x0, target)
-                } else {
-                    pLoss = try perceptualLoss()(x0, target)
-                }
+                let pLoss = try perceptualDistance(x0, target)
                 total = try total + pLoss * config.lambdaPerceptual
                 lp = try pLoss.item()
             } else {

@@ -17,6 +17,13 @@ public struct TGDMSampler {
         self.init(model: bundle.model, schedule: bundle.schedule)
     }
 
+    /// The image-to-image start of warp models (SDEdit): the warped source where the warp is valid, I_3d where it
+    /// is not, noised to `strength`. `warp` is the generator's warp input (warped image + validity, B×4×H×W).
+    public static func warpStart(warp: Tensor, render: Tensor, strength: Double) throws -> SamplingStart {
+        let mask = try warp.narrow(1, 3, 1)
+        return .image(try warp.narrow(1, 0, 3) * mask + render * (1.0 - mask), strength: strength)
+    }
+
     /// Samples a batch with prepared conditions (on the model's device). Returns [B, C, H, W] clamped to [-1, 1].
     public func generate(conditioning: TGDMConditioning, configuration: SamplerConfiguration, start: SamplingStart = .noise,
                          progress: DiffusionSampler.Progress? = nil) throws -> Tensor {

@@ -32,6 +32,29 @@ public enum LocalLauncher {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
+    /// Runs `body` as every rank of a fresh loopback group inside this process, one thread per rank (the
+    /// ranks-as-threads form of `run`, for tests and for programs that host several ranks); waits at most
+    /// `waitSeconds` for all of them and returns each rank's result or error, in rank order.
+    public static func runThreads<T>(_ ranks: Int, timeoutSeconds: Double = 60, waitSeconds: Double = 300,
+                                     _ body: @escaping (ProcessGroup) throws -> T) throws -> [Result<T, Error>] {
+        guard ranks >= 1, ranks <= 1024 else { throw TorchError("\(ranks) thread ranks is outside 1...1024") }
+        let port = try freePort()
+        let results = RankResults<T>(count: ranks)
+        let done = DispatchGroup()
+        for rank in 0..<ranks {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                results.set(rank, Result { try body(ProcessGroup(DistributedEnvironment(masterAddress: "127.0.0.1", masterPort: port, worldSize: ranks,
+                                                                                        rank: rank, timeoutSeconds: timeoutSeconds))) })
+            }.start()
+        }
+        guard done.wait(timeout: .now() + waitSeconds) == .success else {
+            throw TorchError("the \(ranks) thread ranks did not finish within \(waitSeconds) s")
+        }
+        return results.values
+    }
+
     /// The environment of rank `rank` of `processes` local processes.
     public static func environment(rank: Int, processes: Int, port: Int, timeoutSeconds: Double? = nil,
                                    base: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
@@ -119,3 +142,15 @@ public enum LocalLauncher {
 
 nonisolated(unsafe) private var launcherSignal: Int32 = 0
 private func launcherSignalHandler(_ s: Int32) { launcherSignal = s }
+
+/// The results of thread ranks, written by their threads.
+private final class RankResults<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [Result<T, Error>?]
+    init(count: Int) { storage = Array(repeating: nil, count: count) }
+    func set(_ rank: Int, _ result: Result<T, Error>) { lock.lock(); storage[rank] = result; lock.unlock() }
+    var values: [Result<T, Error>] {
+        lock.lock(); defer { lock.unlock() }
+        return storage.map { $0 ?? .failure(TorchError("rank did not finish")) }
+    }
+}

@@ -70,31 +70,42 @@ final class DistributedTests: XCTestCase {
         for r in out { XCTAssertEqual(try r.get(), main) }
     }
 
-    /// A rank that never arrives: the others fail with a message naming the rendezvous, within the timeout.
+    /// A rank that never arrives: the others fail with a message naming the rendezvous, after the timeout. The
+    /// join runs on its own thread; the test waits for it to return (a hang shows as the safety deadline, 30× the
+    /// timeout, never as a time measured against a threshold).
     func testMissingRankFailsWithinTheTimeout() throws {
         let port = try LocalLauncher.freePort()
-        let start = Date()
-        XCTAssertThrowsError(try ProcessGroup(DistributedEnvironment(masterAddress: "127.0.0.1", masterPort: port, worldSize: 2, rank: 0,
-                                                                      timeoutSeconds: 2))) { error in
+        final class Outcome: @unchecked Sendable { var value: Result<ProcessGroup, Error>? }  // written before the signal
+        let returned = DispatchSemaphore(value: 0), outcome = Outcome()
+        Thread.detachNewThread {
+            outcome.value = Result { try ProcessGroup(DistributedEnvironment(masterAddress: "127.0.0.1", masterPort: port, worldSize: 2, rank: 0,
+                                                                         timeoutSeconds: 2)) }
+            returned.signal()
+        }
+        XCTAssertEqual(returned.wait(timeout: .now() + 60), .success, "joining a group whose other rank never comes must fail, not hang")
+        XCTAssertThrowsError(try XCTUnwrap(outcome.value).get()) { error in
             XCTAssertTrue("\(error)".contains("could not join the group"), "\(error)")
         }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 15)
     }
 
-    /// A peer that stops issuing collectives (alive but stuck): the collective fails after the timeout.
+    /// A peer that stops issuing collectives (alive but stuck): the collective fails after the timeout. The stuck
+    /// rank is held until rank 0's collective has failed, so rank 0 can only have returned by its own timeout.
     func testStuckPeerMakesCollectiveFailAfterTheTimeout() throws {
-        let out = try ranks(2, timeout: 2) { g -> Double in
-            let start = Date()
+        let rank0Failed = DispatchSemaphore(value: 0)
+        let out = try ranks(2, timeout: 2) { g -> Bool in
             if g.rank == 0 {
-                XCTAssertThrowsError(try g.allReduce([try Tensor([Float(1)])])) { error in
+                defer { rank0Failed.signal() }
+                do { try g.allReduce([try Tensor([Float(1)])]) } catch {
                     XCTAssertTrue("\(error)".contains("all-reduce failed on rank 0 of 2"), "\(error)")
+                    return true
                 }
-            } else {
-                Thread.sleep(forTimeInterval: 4)
+                return false
             }
-            return Date().timeIntervalSince(start)
+            // Stuck: no collective until rank 0 has given up (60 s is only a safety net against a hang).
+            return rank0Failed.wait(timeout: .now() + 60) == .success
         }
-        XCTAssertLessThan(try out[0].get(), 4)
+        XCTAssertEqual(try out[0].get(), true, "rank 0's all-reduce must fail while its peer is stuck")
+        XCTAssertEqual(try out[1].get(), true, "rank 0 must give up by its timeout, while rank 1 was still stuck")
     }
 
     func testEnvironmentParsing() throws {
@@ -159,14 +170,18 @@ final class LocalLauncherTests: XCTestCase {
         }
     }
 
+    /// Rank 1 fails once rank 0 has started (a file rank 0 writes is the event); rank 0 would run for ten minutes
+    /// unless the launcher stops it, and the error names both.
     func testAFailingRankStopsTheOthersAndIsNamed() throws {
-        let start = Date()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tgdm-launcher-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let started = dir.appendingPathComponent("rank0-started").path
         XCTAssertThrowsError(try LocalLauncher.run(executable: sh, processes: 2, arguments: { r in
-            r == 1 ? ["-c", "sleep 0.3; exit 3"] : ["-c", "exec sleep 60"]
+            r == 1 ? ["-c", "while [ ! -e \(started) ]; do sleep 0.05; done; exit 3"] : ["-c", "touch \(started); exec sleep 600"]
         })) { error in
             XCTAssertEqual("\(error)", "TorchError: rank 1 of 2 exited with status 3; then rank 0 stopped")
         }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
         XCTAssertThrowsError(try LocalLauncher.run(executable: sh, processes: 2, arguments: { r in
             r == 0 ? ["-c", "kill -9 $$"] : ["-c", "exit 0"]
         })) { XCTAssertTrue("\($0)".contains("rank 0 of 2 was killed by signal 9"), "\($0)") }

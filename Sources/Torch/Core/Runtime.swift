@@ -3,9 +3,13 @@ import Foundation
 
 /// Process-wide libtorch settings.
 public enum Torch {
-    /// Uses every core for intra-op parallelism. Called once by the CLI and by test set-up.
+    /// Uses every core for intra-op parallelism (or `n` threads). Called once by the CLI and by test set-up.
+    /// `TGDM_THREADS=N` in the environment overrides both, so that a whole test run can be repeated at another
+    /// thread count (scripts/numeric_matrix.sh): kernels split their reductions by thread, and the gates must hold
+    /// whatever the split.
     public static func configureThreads(_ n: Int? = nil) {
-        let cores = n ?? ProcessInfo.processInfo.activeProcessorCount
+        let forced = ProcessInfo.processInfo.environment["TGDM_THREADS"].flatMap { Int($0) }
+        let cores = forced ?? n ?? ProcessInfo.processInfo.activeProcessorCount
         tg_set_num_threads(Int32(max(1, cores)))
     }
     public static var numThreads: Int { Int(tg_get_num_threads()) }

@@ -18,13 +18,24 @@ enum TestCorpus {
     static func faceFrames() throws -> [RGBImage] {
         lock.lock(); defer { lock.unlock() }
         if let f = cachedFrames { return f }
-        let model = try MorphableModel.loadDefault()
-        let r = try SyntheticFaceRenderer(model: model, size: size)
-        let person = try SyntheticIdentity.make(index: 0, seed: 5, model: model, anchors: r.anchors)
-        let frames = try r.frames(identity: person, motions: MotionSample.sequence(frames: frameCount, seed: 5, model: model))
+        let (r, person, motions) = try scene()
+        let frames = try r.frames(identity: person, motions: motions)
         let images = try frames.map { try RGBImage(tensor: $0.image) }
         cachedFrames = images
         return images
+    }
+
+    private static func scene() throws -> (SyntheticFaceRenderer, SyntheticIdentity, [MotionSample]) {
+        let model = try MorphableModel.loadDefault()
+        let r = try SyntheticFaceRenderer(model: model, size: size)
+        let person = try SyntheticIdentity.make(index: 0, seed: 5, model: model, anchors: r.anchors)
+        return (r, person, MotionSample.sequence(frames: frameCount, seed: 5, model: model))
+    }
+
+    /// ρ the face video was rendered from, one 261-vector per frame (the camera of a `size`² frame).
+    static func truthCoefficients() throws -> [[Float]] {
+        let (r, person, motions) = try scene()
+        return try motions.map { try r.coefficients(person, $0) }
     }
 
     /// Writes `frames` (default: the face video) as an MP4, with speech saying `text` unless nil.

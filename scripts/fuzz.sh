@@ -5,6 +5,7 @@
 #   bash scripts/fuzz.sh png 300         # one target, 5 minutes
 #   bash scripts/fuzz.sh --list          # the targets
 #   bash scripts/fuzz.sh --build-only    # build every target, run none
+#   bash scripts/fuzz.sh --smoke [30]    # what CI runs (scripts/test.sh): the targets cheap to build, 30 s each
 #
 # A target is one file in Fuzz/targets (a new parser gets a new file; nothing here changes):
 #   NAME.swift  defines LLVMFuzzerTestOneInput with @_cdecl; its header line `// fuzz-swiftpm-targets: A B`
@@ -88,6 +89,9 @@ case "${1:-all}" in
   --list) targets; exit 0 ;;
   --build-only) for t in $(targets); do build "$t" || exit 1; echo "fuzz: built $BUILD/bin/fuzz-$t"; done; exit 0 ;;
   all) chosen=$(targets) ;;
+  # The C harnesses build in seconds; `safetensors` needs only Torch built with the sanitizers (about 3 minutes
+  # on 2 cores). The others pull in Media/FaceModel/Server and are left to full runs (docs/RELIABILITY.md).
+  --smoke) chosen="png jpeg safetensors"; shift; set -- all "${1:-30}" ;;
   *) [ -e "Fuzz/targets/$1.swift" ] || [ -e "Fuzz/targets/$1.c" ] || { echo "fuzz: no target '$1' (targets: $(targets | tr '\n' ' '))" >&2; exit 2; }
      chosen=$1 ;;
 esac

@@ -7,7 +7,7 @@
 # error in the server's log. Needs the debug build (.build/debug/tgdm) and PyPI once (schemathesis goes into a
 # virtualenv under ~/.cache/tgdm/venv-schemathesis).
 #
-#   bash scripts/api_schema_check.sh            # TGDM_SCHEMA_EXAMPLES=N changes the examples per operation
+#   bash scripts/api_schema_check.sh     # TGDM_SCHEMA_EXAMPLES=N, TGDM_SCHEMA_SEED=S: other examples per operation, seed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -15,6 +15,7 @@ TGDM=${TGDM_BIN:-$ROOT/.build/debug/tgdm}
 SCHEMATHESIS_VERSION=4.32.5
 VENV=${TGDM_SCHEMATHESIS_VENV:-$HOME/.cache/tgdm/venv-schemathesis}
 EXAMPLES=${TGDM_SCHEMA_EXAMPLES:-12}
+SEED=${TGDM_SCHEMA_SEED:-19}
 
 [[ -x $TGDM ]] || { echo "api_schema_check: $TGDM is missing (swift build first)" >&2; exit 1; }
 if [[ ! -x $VENV/bin/schemathesis ]] || [[ $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null) != "$SCHEMATHESIS_VERSION" ]]; then
@@ -65,7 +66,7 @@ start=$(date +%s)
 status=0
 # Run from the scratch folder: schemathesis and hypothesis keep their state in the working directory.
 (cd "$WORK" && "$VENV/bin/schemathesis" --no-color --config-file "$WORK/schemathesis.toml" run "$ROOT/docs/openapi.yaml" \
-    --url "http://127.0.0.1:$PORT" --checks all --header "Authorization: Bearer $TOKEN" --max-examples "$EXAMPLES" --seed 19 \
+    --url "http://127.0.0.1:$PORT" --checks all --header "Authorization: Bearer $TOKEN" --max-examples "$EXAMPLES" --seed "$SEED" \
     --workers 1 --request-timeout 30 --suppress-health-check all) || status=$?
 echo "api_schema_check: schemathesis took $(( $(date +%s) - start )) s (exit $status)"
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then echo "api_schema_check: the server died" >&2; cat "$WORK/serve.err" >&2; exit 1; fi

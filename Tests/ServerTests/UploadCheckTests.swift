@@ -145,6 +145,25 @@ final class UploadCheckTests: XCTestCase {
         for h in ["0.0.0.0", "192.168.1.2", "127.0.0.1.evil.com", "::"] { XCTAssertFalse(ServerConfiguration.isLoopback(h), h) }
     }
 
+    /// The methods each API path answers (and so the 405s and `Allow` lists) are the ones docs/openapi.yaml lists.
+    func testRouteTableMatchesTheSpec() throws {
+        let yaml = try String(contentsOf: repository.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+        var spec: [String: Set<String>] = [:], path: String?
+        for line in yaml.components(separatedBy: "\n") {
+            if line.hasPrefix("  /"), line.hasSuffix(":") {
+                path = String(line.dropFirst(2).dropLast()).replacingOccurrences(of: #"\{(\w+)\}"#, with: ":$1", options: .regularExpression)
+            } else if line.hasPrefix("components:") {
+                path = nil
+            } else if let p = path, let m = ["get", "put", "post", "delete", "patch", "head", "options", "trace"].first(where: { line == "    \($0):" }) {
+                spec[p, default: []].insert(m.uppercased())
+            }
+        }
+        let server = Dictionary(uniqueKeysWithValues: Routes.table.filter { $0.path.first.map { ["v1", "healthz"].contains($0) } ?? false }
+            .map { ("/" + $0.path.joined(separator: "/"), Set($0.methods.map(\.rawValue))) })
+        XCTAssertEqual(server, spec)
+        XCTAssertEqual(spec.count, 8)   // every path of the spec was read
+    }
+
     func testSingleByteRanges() {
         XCTAssertEqual(FileResponder.range("bytes=0-99", size: 1000), 0...99)
         XCTAssertEqual(FileResponder.range("bytes=900-", size: 1000), 900...999)

@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var samplesDirectory: URL?
     /// Request bodies received at once (memory: this many times `limits.maxRequestBytes` at most); more wait.
     public var concurrentUploads = 8
+    /// Event streams (`GET /v1/jobs/{id}/events` of unfinished jobs) open at once; more are answered 429.
+    public var maxEventStreams = 64
     /// Seconds between SSE heartbeats.
     public var heartbeatInterval = 15.0
 
@@ -47,6 +49,7 @@ public struct ServerConfiguration: Sendable {
         guard (1...64).contains(workers) else { throw bad("--workers must be in 1...64") }
         guard (1...10_000).contains(queueCapacity) else { throw bad("--queue must be in 1...10000") }
         guard (1...1024).contains(concurrentUploads) else { throw bad("concurrent uploads must be in 1...1024") }
+        guard (1...10_000).contains(maxEventStreams) else { throw bad("event streams must be in 1...10000") }
         guard jobTimeout.isFinite, jobTimeout > 0 else { throw bad("--job-timeout must be positive") }
         guard limits.maxRequestBytes >= 1 << 20 else { throw bad("--max-upload-mb must be at least 1") }
         guard limits.maxMediaSeconds.isFinite, limits.maxMediaSeconds > 0 else { throw bad("--max-seconds must be positive") }

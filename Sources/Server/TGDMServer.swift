@@ -16,6 +16,8 @@ public final class TGDMServer: @unchecked Sendable {
     public let configuration: ServerConfiguration
     public let queue: JobQueue
     public let samples: SampleLibrary
+    /// Request bodies being received at once (`concurrentUploads`); later uploads wait here.
+    let uploads: UploadGate
     private let workers: [JobWorker]
     private let assets: PageAssets
     private let logger: Logger
@@ -30,7 +32,8 @@ public final class TGDMServer: @unchecked Sendable {
         assets = try PageAssets.load()
         samples = SampleLibrary(directory: configuration.samplesDirectory ?? SampleLibrary.locate())
         let store = try JobStore(dataDirectory: configuration.dataDirectory, logger: logger)
-        queue = JobQueue(store: store, capacity: configuration.queueCapacity, logger: logger)
+        queue = JobQueue(store: store, capacity: configuration.queueCapacity, maxEventStreams: configuration.maxEventStreams, logger: logger)
+        uploads = UploadGate(limit: configuration.concurrentUploads)
         let make = makePipeline ?? { [model = configuration.model] in try TalkingFacePipeline(model: model) }
         var list: [JobWorker] = []
         for i in 0..<configuration.workers {
@@ -51,9 +54,10 @@ public final class TGDMServer: @unchecked Sendable {
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: SecurityMiddleware(token: configuration.token, loopbackOnly: configuration.isLoopback))
+        router.add(middleware: MethodCheckMiddleware())
         Routes(queue: queue, samples: samples, validator: UploadValidator(limits: configuration.limits), assets: assets,
                workers: workers.count, heartbeat: configuration.heartbeatInterval, logger: logger,
-               uploads: UploadGate(limit: configuration.concurrentUploads)).register(on: router)
+               uploads: uploads).register(on: router)
         return router
     }
 

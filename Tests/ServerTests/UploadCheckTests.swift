@@ -58,6 +58,45 @@ final class UploadCheckTests: XCTestCase {
         XCTAssertEqual(try v.checkAudio(at: wav, field: "driving").ext, "wav")
     }
 
+    /// Playlists and concat lists name other files; ffprobe must refuse their demuxers before opening anything they
+    /// name. The named file is a FIFO: following the reference would block ffprobe on it until it is killed (a
+    /// `.timeout`), so `.unsupportedMedia` shows the reference was never opened.
+    func testPlaylistUploadsAreRefusedWithoutFollowingThem() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trap = dir.appendingPathComponent("trap.wav")   // an extension the HLS demuxer allows for segments
+        XCTAssertEqual(mkfifo(trap.path, 0o600), 0)
+        let lists = [("hls.upload", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n\(trap.path)\n#EXT-X-ENDLIST\n"),
+                     ("concat.upload", "ffconcat version 1.0\nfile trap.wav\n")]
+        for (name, text) in lists {
+            let url = dir.appendingPathComponent(name)
+            try Data(text.utf8).write(to: url)
+            XCTAssertThrowsError(try MediaProbe.probe(url, timeout: 30)) { e in
+                XCTAssertEqual((e as? UploadError)?.kind, .unsupportedMedia, "\(name): \(e)")
+            }
+        }
+        XCTAssertEqual(MediaProbe.inputRestrictions, ["-protocol_whitelist", "file", "-format_whitelist", "mov,matroska,avi,wav,mp3,ogg,flac,aac,mpeg"])
+    }
+
+    /// An accepted upload is stored as ffmpeg rewrites it: the same stream (every sample kept), a file of the server's making.
+    func testAcceptedMediaIsRewrittenByFFmpeg() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let upload = dir.appendingPathComponent("driving.upload"), stored = dir.appendingPathComponent("driving.wav")
+        try WAVWriter.write((0..<8000).map { Float(sin(Double($0) * 0.1)) * 0.3 }, sampleRate: 16000, to: upload)
+        var bytes = [UInt8](try Data(contentsOf: upload))
+        bytes += Array("trailing bytes the client added".utf8)
+        try Data(bytes).write(to: upload)
+        let (ext, probe) = try UploadValidator(limits: UploadLimits()).checkAudio(at: upload, field: "driving")
+        XCTAssertEqual(ext, "wav")
+        try probe.rewrite(upload, to: stored)
+        let again = try MediaProbe.probe(stored)
+        XCTAssertEqual(again.format, "wav")
+        // Stream copy keeps every sample: the durations agree to one sample (1/16000 s).
+        XCTAssertEqual(again.duration, 0.5, accuracy: 1.0 / 16000)
+        XCTAssertNotEqual(try Data(contentsOf: stored), Data(bytes))
+    }
+
     func testOptionsAreStrict() throws {
         let limits = UploadLimits()
         func parse(_ s: String) throws -> JobOptions { try JobOptions.parse(Array(s.utf8), limits: limits) }
@@ -77,6 +116,8 @@ final class UploadCheckTests: XCTestCase {
             (#"{"driver":"text"}"#, "text is required"),
             (#"{"driver":"image","text":"x"}"#, "only used by the text driver"),
             (#"{"driver":"audio","emotion":"a\u0007b"}"#, "control characters"),
+            (#"{"driver":"text","text":null}"#, "'text' must not be null"),
+            (#"{"driver":"image","steps":null}"#, "'steps' must not be null"),
         ]
         for (json, needle) in cases {
             XCTAssertThrowsError(try parse(json), json) { XCTAssertTrue("\($0)".contains(needle), "\(json): \($0)") }
@@ -102,6 +143,25 @@ final class UploadCheckTests: XCTestCase {
         XCTAssertNoThrow(try c.validate())
         for h in ["127.0.0.1", "127.1.2.3", "localhost", "::1"] { XCTAssertTrue(ServerConfiguration.isLoopback(h), h) }
         for h in ["0.0.0.0", "192.168.1.2", "127.0.0.1.evil.com", "::"] { XCTAssertFalse(ServerConfiguration.isLoopback(h), h) }
+    }
+
+    /// The methods each API path answers (and so the 405s and `Allow` lists) are the ones docs/openapi.yaml lists.
+    func testRouteTableMatchesTheSpec() throws {
+        let yaml = try String(contentsOf: repository.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+        var spec: [String: Set<String>] = [:], path: String?
+        for line in yaml.components(separatedBy: "\n") {
+            if line.hasPrefix("  /"), line.hasSuffix(":") {
+                path = String(line.dropFirst(2).dropLast()).replacingOccurrences(of: #"\{(\w+)\}"#, with: ":$1", options: .regularExpression)
+            } else if line.hasPrefix("components:") {
+                path = nil
+            } else if let p = path, let m = ["get", "put", "post", "delete", "patch", "head", "options", "trace"].first(where: { line == "    \($0):" }) {
+                spec[p, default: []].insert(m.uppercased())
+            }
+        }
+        let server = Dictionary(uniqueKeysWithValues: Routes.table.filter { $0.path.first.map { ["v1", "healthz"].contains($0) } ?? false }
+            .map { ("/" + $0.path.joined(separator: "/"), Set($0.methods.map(\.rawValue))) })
+        XCTAssertEqual(server, spec)
+        XCTAssertEqual(spec.count, 8)   // every path of the spec was read
     }
 
     func testSingleByteRanges() {

@@ -65,8 +65,8 @@ struct JobSubmission {
                 } else {
                     let probe = dir.appendingPathComponent("driving.upload")
                     try write(p.body, to: probe)
-                    let (ext, _) = try validator.checkVideo(at: probe, field: "driving")
-                    try move(probe, to: dir.appendingPathComponent("driving.\(ext)"))
+                    let (ext, info) = try validator.checkVideo(at: probe, field: "driving")
+                    try rewrite(probe, info, to: dir.appendingPathComponent("driving.\(ext)"))
                 }
                 shown["driving"] = "upload \(Self.printable(p.filename ?? "driving"))"
                 if let c = parts["driving_coeffs"] { try storeCoefficients(c, role: "driving", in: dir, limits: validator.limits) }
@@ -77,8 +77,8 @@ struct JobSubmission {
             guard parts["driving_coeffs"] == nil else { throw UploadError(.badRequest, "driving_coeffs is only used by image and video drivers") }
             let probe = dir.appendingPathComponent("driving.upload")
             try write(p.body, to: probe)
-            let (ext, _) = try validator.checkAudio(at: probe, field: "driving")
-            try move(probe, to: dir.appendingPathComponent("driving.\(ext)"))
+            let (ext, info) = try validator.checkAudio(at: probe, field: "driving")
+            try rewrite(probe, info, to: dir.appendingPathComponent("driving.\(ext)"))
             shown["driving"] = "upload \(Self.printable(p.filename ?? "speech"))"
         case .text:
             guard parts["driving"] == nil, parts["driving_coeffs"] == nil else {
@@ -109,8 +109,10 @@ struct JobSubmission {
         do { try Data(bytes).write(to: url) } catch { throw UploadError(.serverError, "cannot store the upload") }
     }
 
-    private func move(_ a: URL, to b: URL) throws {
-        guard rename(a.path, b.path) == 0 else { throw UploadError(.serverError, "cannot store the upload") }
+    /// The checked upload rewritten by ffmpeg (`MediaProbe.rewrite`); the client's bytes are then removed.
+    private func rewrite(_ upload: URL, _ probe: MediaProbe, to stored: URL) throws {
+        defer { try? FileManager.default.removeItem(at: upload) }
+        do { try probe.rewrite(upload, to: stored) } catch let e as UploadError { throw UploadError(e.kind, "driving: \(e.description)") }
     }
 
     /// A client-sent string made safe to show: printable characters only, at most 80 of them.

@@ -64,6 +64,17 @@ struct SecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// A method a route does not answer (TRACE, HEAD, PUT, ...) gets 405 with the route's `Allow` list, not 404.
+struct MethodCheckMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let allowed = Routes.allowedMethods(path: request.uri.path), !allowed.contains(request.method) {
+            throw APIError(.methodNotAllowed, "\(request.method.rawValue) is not allowed here",
+                           headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")])
+        }
+        return try await next(request, context)
+    }
+}
+
 /// One structured log line per request: method, path (no query), status, duration.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger

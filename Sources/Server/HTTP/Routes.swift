@@ -17,6 +17,26 @@ struct Routes: Sendable {
     /// Bodies being received at once (each up to the request limit in memory); later uploads wait their turn.
     let uploads: UploadGate
 
+    /// Every route and the methods it answers (docs/openapi.yaml says the same); `:name` matches one path segment.
+    /// Any other method on these paths is answered 405 with `Allow` by `MethodCheckMiddleware`.
+    static let table: [(path: [Substring], methods: [HTTPRequest.Method])] = {
+        let page = ["/"] + PageAssets.names.map { "/\($0.file)" }.filter { $0 != "/index.html" }
+        let routes: [(String, [HTTPRequest.Method])] = page.map { ($0, [.get]) } + [
+            ("/healthz", [.get]), ("/v1/samples", [.get]), ("/v1/samples/:name", [.get]), ("/v1/jobs", [.get, .post]),
+            ("/v1/jobs/:id", [.get, .delete]), ("/v1/jobs/:id/result", [.get]), ("/v1/jobs/:id/thumbnail", [.get]),
+            ("/v1/jobs/:id/events", [.get]),
+        ]
+        return routes.map { ($0.0.split(separator: "/"), $0.1) }
+    }()
+
+    /// The methods the route at `path` answers, or nil when no route has that shape (404).
+    static func allowedMethods(path: String) -> [HTTPRequest.Method]? {
+        let segments = path.split(separator: "/")
+        return table.first { route in
+            route.path.count == segments.count && zip(route.path, segments).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
+        }?.methods
+    }
+
     func register(on router: Router<BasicRequestContext>) {
         router.get("/") { _, _ in assets.response("index.html") }
         for (name, _) in PageAssets.names where name != "index.html" {
@@ -35,8 +55,7 @@ struct Routes: Sendable {
         }
         router.post("/v1/jobs") { request, context in try await submit(request, context: context) }
         router.get("/v1/jobs") { request, _ in
-            let limit = request.uri.queryParameters.get("limit").flatMap { Int($0) } ?? 100
-            guard (1...1000).contains(limit) else { throw APIError(.badRequest, "limit must be in 1...1000") }
+            let limit = try Self.integerQuery(request, "limit", default: 100, range: 1...1000)
             return JSONBody.response(["jobs": queue.list(limit: limit)])
         }
         router.get("/v1/jobs/:id") { _, context in JSONBody.response(try job(context)) }
@@ -66,6 +85,19 @@ struct Routes: Sendable {
                                            cache: "max-age=86400")
         }
         router.get("/v1/jobs/:id/events") { _, context in try events(context) }
+    }
+
+    /// An integer query parameter: absent gives the default; anything but one decimal integer in range is a 400
+    /// (`limit=null`, `limit=1.5`, `limit=` and a repeated parameter are refused, not read as the default).
+    static func integerQuery(_ request: Request, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        let values = request.uri.queryParameters.getAll(name)
+        guard !values.isEmpty else { return value }
+        let text = values.count == 1 ? values[0] : ""
+        let digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(text), range.contains(n) else {
+            throw APIError(.badRequest, "\(name) must be one integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return n
     }
 
     struct Health: Encodable {
@@ -161,7 +193,8 @@ struct Routes: Sendable {
             }
         } catch let e as APIError {
             throw e
-        } catch let e as HTTPError where e.status == .contentTooLarge {
+        } catch let e as HTTPResponseError where e.status == .contentTooLarge {
+            // Hummingbird's NIOTooManyBytesError: a body without Content-Length (chunked) that grew past the limit.
             throw tooLarge(limits)
         } catch {
             throw APIError(.badRequest, "the upload was cut off")
@@ -174,8 +207,16 @@ struct Routes: Sendable {
     /// then `event: end` after a finished state, and the stream closes.
     private func events(_ context: BasicRequestContext) throws -> Response {
         let id = try jobID(context)
-        guard let subscription = queue.subscribe(id, heartbeat: heartbeat) else { throw APIError(.notFound, "no job \(id)") }
+        let subscription: JobSubscription
+        do {
+            guard let s = try queue.subscribe(id, heartbeat: heartbeat) else { throw APIError(.notFound, "no job \(id)") }
+            subscription = s
+        } catch let e as JobQueue.TooManyEventStreams {
+            throw APIError(.tooManyRequests, "\(e)", headers: [.retryAfter: "10"])
+        }
         let body = ResponseBody { writer in
+            // However the stream ends (finished job, shutdown, or a client gone when a write fails), its slot is freed.
+            defer { subscription.end() }
             // On graceful shutdown (Ctrl-C) the stream ends, so the server does not wait for the job.
             try await withGracefulShutdownHandler {
                 for await event in subscription.events {
@@ -221,6 +262,9 @@ actor UploadGate {
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
     init(limit: Int) { self.limit = max(1, limit) }
+
+    /// Bodies being received and uploads waiting for a slot.
+    var state: (holders: Int, waiting: Int) { (holders, waiting.count) }
 
     func enter() async {
         if holders < limit {

@@ -87,6 +87,10 @@ public struct JobOptions: Codable, Sendable, Equatable {
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw UploadError(.badRequest, "options: unknown key '\(unknown)'")
         }
+        // No field is nullable (docs/openapi.yaml): an explicit null is refused rather than read as "absent".
+        if let null = object.keys.sorted().first(where: { object[$0] is NSNull }) {
+            throw UploadError(.badRequest, "options: '\(null)' must not be null")
+        }
         let o: JobOptions
         do { o = try JSONDecoder().decode(JobOptions.self, from: Data(bytes)) } catch let DecodingError.keyNotFound(key, _) {
             throw UploadError(.badRequest, "options: '\(key.stringValue)' is required")
@@ -109,13 +113,14 @@ public struct JobOptions: Codable, Sendable, Equatable {
         if let steps, !(1...1000).contains(steps) { throw bad("steps must be in 1...1000") }
         if let maxFrames, maxFrames < 1 { throw bad("max_frames must be positive") }
         guard (16...1024).contains(size) else { throw bad("size must be in 16...1024") }
-        guard !emotion.isEmpty, emotion.count <= 200 else { throw bad("emotion must be 1...200 characters") }
+        // Lengths count Unicode code points, as the schema's minLength/maxLength do.
+        guard !emotion.isEmpty, emotion.unicodeScalars.count <= 200 else { throw bad("emotion must be 1...200 characters") }
         guard !emotion.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw bad("emotion must not contain control characters")
         }
         if driver == .text {
             guard let t = text, !t.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw bad("text is required for the text driver") }
-            guard t.count <= limits.maxTextCharacters else { throw bad("text is longer than \(limits.maxTextCharacters) characters") }
+            guard t.unicodeScalars.count <= limits.maxTextCharacters else { throw bad("text is longer than \(limits.maxTextCharacters) characters") }
         } else if text != nil {
             throw bad("text is only used by the text driver")
         }

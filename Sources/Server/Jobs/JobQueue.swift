@@ -21,7 +21,15 @@ public final class JobQueue: @unchecked Sendable {
         case notFound
     }
 
+    /// A subscription refused because `maxEventStreams` streams are open.
+    public struct TooManyEventStreams: Error, CustomStringConvertible, Sendable {
+        public let limit: Int
+        public var description: String { "too many event streams open (\(limit)); close one or try again later" }
+    }
+
     public let capacity: Int
+    /// Event streams (SSE subscribers of unfinished jobs) open at once; more are refused.
+    public let maxEventStreams: Int
     let store: JobStore
     private let logger: Logger
     private let condition = NSCondition()
@@ -31,9 +39,10 @@ public final class JobQueue: @unchecked Sendable {
     private var lastBroadcast: [JobID: Date] = [:]
     private var stopping = false
 
-    init(store: JobStore, capacity: Int, logger: Logger) {
+    init(store: JobStore, capacity: Int, maxEventStreams: Int = 64, logger: Logger) {
         self.store = store
         self.capacity = capacity
+        self.maxEventStreams = maxEventStreams
         self.logger = logger
         for r in store.loadAll() { records[r.id] = r }
     }
@@ -103,17 +112,24 @@ public final class JobQueue: @unchecked Sendable {
         }
     }
 
+    /// Open event streams (subscribers of unfinished jobs), for `/healthz`-style checks and tests.
+    public var eventStreamCount: Int { locked { subscribers.values.reduce(0) { $0 + $1.count } } }
+
     /// The job's events: its current record at once, then every change; the stream ends after a finished state, when
-    /// the server stops, or when `end` is called (the HTTP layer ends streams on graceful shutdown).
-    public func subscribe(_ id: JobID, heartbeat: Double = 15) -> JobSubscription? {
+    /// the server stops, or when `end` is called (the HTTP layer ends streams on graceful shutdown). Nil for an
+    /// unknown job; throws `TooManyEventStreams` when `maxEventStreams` are open (a finished job's one-event stream
+    /// is always served: it holds no slot).
+    public func subscribe(_ id: JobID, heartbeat: Double = 15) throws -> JobSubscription? {
         let token = UUID()
         let (stream, continuation) = AsyncStream<JobEvent>.makeStream(bufferingPolicy: .bufferingNewest(32))
-        let found: Bool = locked {
+        let found: Bool = try locked {
             guard let r = records[id] else { return false }
-            continuation.yield(.update(r))
             if r.state.isFinished || stopping {
+                continuation.yield(.update(r))
                 continuation.finish()
             } else {
+                guard subscribers.values.reduce(0, { $0 + $1.count }) < maxEventStreams else { throw TooManyEventStreams(limit: maxEventStreams) }
+                continuation.yield(.update(r))
                 subscribers[id, default: [:]][token] = continuation
             }
             return true

@@ -58,7 +58,7 @@ final class JobWorker: @unchecked Sendable {
         } catch {
             let (stop, shutdown) = queue.shouldStop(job.id)
             if case PipelineError.cancelled = error, tracker.timedOut {
-                queue.complete(job.id, state: .failed, error: "timed out after \(Int(jobTimeout)) s")
+                queue.complete(job.id, state: .failed, error: "timed out after \(String(format: "%g", jobTimeout)) s")
                 log.warning("job timed out", metadata: ["seconds": "\(seconds(since: started))"])
             } else if case PipelineError.cancelled = error, shutdown {
                 queue.complete(job.id, state: .failed, error: JobStore.interruptedMessage)

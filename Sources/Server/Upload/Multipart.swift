@@ -58,6 +58,12 @@ public enum Multipart {
     /// Splits `body` into its parts. The preamble and epilogue are ignored (RFC 2046 §5.1.1); a missing close
     /// delimiter, a part without a `form-data` disposition or name, or more than `limits` allow is an error.
     public static func parse(_ body: [UInt8], boundary: String, limits: Limits = Limits()) throws -> [MultipartPart] {
+        var work = 0
+        return try parse(body, boundary: boundary, limits: limits, work: &work)
+    }
+
+    /// `parse`, adding to `work` the byte comparisons of the delimiter search (tests bound it: linear, not quadratic).
+    static func parse(_ body: [UInt8], boundary: String, limits: Limits = Limits(), work: inout Int) throws -> [MultipartPart] {
         guard (1...70).contains(boundary.utf8.count), boundary.utf8.allSatisfy(isBoundaryByte) else { throw MultipartError("bad boundary") }
         let dashBoundary = Array("--\(boundary)".utf8)
         let delimiter = Array("\r\n--\(boundary)".utf8)
@@ -67,7 +73,7 @@ public enum Multipart {
         if body.starts(with: dashBoundary) {
             position = dashBoundary.count
         } else {
-            guard let i = finder.first(in: body, from: 0) else { throw MultipartError("no boundary found") }
+            guard let i = finder.first(in: body, from: 0, work: &work) else { throw MultipartError("no boundary found") }
             position = i + delimiter.count
         }
         var parts: [MultipartPart] = []
@@ -86,7 +92,7 @@ public enum Multipart {
             let headersEnd = try endOfHeaders(body, from: position, limit: limits.maxHeaderBytes)
             var part = try headers(body[position..<headersEnd], limits: limits)
             let contentStart = headersEnd + 4
-            guard let next = finder.first(in: body, from: contentStart) else { throw MultipartError("missing close delimiter") }
+            guard let next = finder.first(in: body, from: contentStart, work: &work) else { throw MultipartError("missing close delimiter") }
             part.body = Array(body[contentStart..<next])
             parts.append(part)
             position = next + delimiter.count
@@ -214,11 +220,14 @@ public enum Multipart {
         }
 
         /// The index where the pattern first occurs at or after `start`, or nil.
-        func first(in haystack: [UInt8], from start: Int) -> Int? {
+        func first(in haystack: [UInt8], from start: Int, work: inout Int) -> Int? {
             guard start >= 0, !pattern.isEmpty else { return nil }
-            var k = 0, i = start
+            // Comparisons: one per byte plus one per fallback, and fallbacks never outnumber advances: at most 2n.
+            var k = 0, i = start, comparisons = 0
+            defer { work += comparisons }
             while i < haystack.count {
-                while k > 0 && haystack[i] != pattern[k] { k = failure[k - 1] }
+                while k > 0 && haystack[i] != pattern[k] { k = failure[k - 1]; comparisons += 1 }
+                comparisons += 1
                 if haystack[i] == pattern[k] { k += 1 }
                 if k == pattern.count { return i - k + 1 }
                 i += 1

@@ -81,18 +81,31 @@ public struct MediaProbe: Sendable, Equatable {
     public var height: Int
     public var fps: Double
 
-    /// Containers accepted, and the file extension each is stored under (the stored name is the server's own).
-    static let containers: [(prefix: String, ext: String)] = [
-        ("mov,mp4", "mp4"), ("matroska,webm", "webm"), ("avi", "avi"), ("wav", "wav"), ("mp3", "mp3"), ("ogg", "ogg"),
-        ("flac", "flac"), ("aac", "aac"), ("mpeg", "mpg"),
+    /// Containers accepted: ffprobe's demuxer (the first name of its `format_name`), the muxer the upload is rewritten
+    /// with, and the extension it is stored under (the stored name is the server's own).
+    static let containers: [(demuxer: String, muxer: String, ext: String)] = [
+        ("mov", "mov", "mp4"), ("matroska", "matroska", "mkv"), ("avi", "avi", "avi"), ("wav", "wav", "wav"), ("mp3", "mp3", "mp3"),
+        ("ogg", "ogg", "ogg"), ("flac", "flac", "flac"), ("aac", "adts", "aac"), ("mpeg", "mpeg", "mpg"),
     ]
 
-    var fileExtension: String? { Self.containers.first { format.hasPrefix($0.prefix) }?.ext }
+    /// The only demuxers ffprobe and ffmpeg may open an upload with: playlists and references (hls, concat, ...) are
+    /// refused before anything they name is opened.
+    static let demuxerWhitelist = containers.map { $0.demuxer }.joined(separator: ",")
+
+    /// Options before `-i` whenever ffprobe or ffmpeg reads an upload: local files only, accepted demuxers only.
+    static let inputRestrictions = ["-protocol_whitelist", "file", "-format_whitelist", demuxerWhitelist]
+
+    private var container: (demuxer: String, muxer: String, ext: String)? {
+        let demuxer = format.split(separator: ",").first.map(String.init) ?? ""
+        return Self.containers.first { $0.demuxer == demuxer }
+    }
+
+    var fileExtension: String? { container?.ext }
 
     /// Runs ffprobe on `url` (bounded in time) and reads its JSON. Throws `UploadError` with a client message.
     static func probe(_ url: URL, timeout: Double = 20) throws -> MediaProbe {
         guard let ffprobe = locate("ffprobe") else { throw UploadError(.serverError, "ffprobe is not installed on the server") }
-        let r = try runTool(ffprobe, ["-v", "error", "-show_entries",
+        let r = try runTool(ffprobe, ["-v", "error"] + inputRestrictions + ["-show_entries",
                                       "format=format_name,duration:stream=codec_type,width,height,avg_frame_rate,r_frame_rate,duration",
                                       "-of", "json", url.path], timeout: timeout)
         guard r.status == 0, let json = (try? JSONSerialization.jsonObject(with: r.output)) as? [String: Any] else {
@@ -106,6 +119,21 @@ public struct MediaProbe: Sendable, Equatable {
         return MediaProbe(format: format["format_name"] as? String ?? "", duration: durations.first { $0.isFinite && $0 > 0 } ?? 0,
                           hasAudio: streams.contains { $0["codec_type"] as? String == "audio" }, hasVideo: video != nil,
                           width: video?["width"] as? Int ?? 0, height: video?["height"] as? Int ?? 0, fps: rate)
+    }
+
+    /// Rewrites an accepted upload with ffmpeg (stream copy, first video and first audio stream only) into a file of
+    /// the server's own making: the job's ffmpeg runs (decoding, muxing the sound) then read what ffmpeg wrote, never
+    /// the client's bytes, so nothing in them (a playlist, an external reference) can be followed later.
+    func rewrite(_ upload: URL, to stored: URL, timeout: Double = 60) throws {
+        guard let c = container else { throw UploadError(.unsupportedMedia, "container '\(format)' is not accepted") }
+        guard let ffmpeg = locate("ffmpeg") else { throw UploadError(.serverError, "ffmpeg is not installed on the server") }
+        let r = try runTool(ffmpeg, ["-v", "error", "-nostdin"] + Self.inputRestrictions + ["-f", c.demuxer, "-i", upload.path,
+                                     "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-map_chapters", "-1", "-f", c.muxer, "-y", stored.path],
+                            timeout: timeout)
+        guard r.status == 0 else {
+            try? FileManager.default.removeItem(at: stored)
+            throw UploadError(.unsupportedMedia, "not a readable audio or video file")
+        }
     }
 
     static func parseRate(_ s: String?) -> Double? {
@@ -169,7 +197,7 @@ public struct UploadValidator: Sendable {
         let p: MediaProbe
         do { p = try MediaProbe.probe(url) } catch let e as UploadError { throw UploadError(e.kind, "\(field): \(e.description)") }
         guard p.fileExtension != nil else {
-            throw UploadError(.unsupportedMedia, "\(field): container '\(p.format)' is not accepted (mp4, webm, avi, wav, mp3, ogg, flac, aac)")
+            throw UploadError(.unsupportedMedia, "\(field): container '\(p.format)' is not accepted (mp4/mov, webm/mkv, avi, wav, mp3, ogg, flac, aac, mpeg)")
         }
         return p
     }

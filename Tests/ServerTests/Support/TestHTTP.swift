@@ -48,11 +48,10 @@ enum TestHTTP {
         return data
     }
 
-    /// Sends raw bytes and reads until the server closes the connection.
-    static func exchange(port: Int, request: Data, timeout: Double) throws -> Data {
+    /// A connected loopback socket with send and receive timeouts (a safety net: a hung server fails the test).
+    static func connect(port: Int, timeout: Double) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure("socket() failed") }
-        defer { close(fd) }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -60,16 +59,42 @@ enum TestHTTP {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rc == 0 else { throw Failure("connect to port \(port) failed (errno \(errno))") }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else {
+            close(fd)
+            throw Failure("connect to port \(port) failed (errno \(errno))")
+        }
+        return fd
+    }
+
+    /// Sends all of `data`, or stops where the server stopped reading (it may answer 413 and close first).
+    @discardableResult
+    static func sendAll(_ fd: Int32, _ data: Data) -> Int {
         var sent = 0
-        try request.withUnsafeBytes { (p: UnsafeRawBufferPointer) in
+        data.withUnsafeBytes { (p: UnsafeRawBufferPointer) in
             while sent < p.count {
                 let n = Glibc.send(fd, p.baseAddress! + sent, p.count - sent, Int32(MSG_NOSIGNAL))
                 if n < 0, errno == EINTR { continue }
-                if n <= 0 { break }   // the server may answer (413) and close before reading everything
+                if n <= 0 { break }
                 sent += n
             }
+        }
+        return sent
+    }
+
+    /// Sends raw bytes and reads until the server closes the connection. The request is sent from another thread
+    /// while this one reads, so an early answer (413 while the body is still coming) is read before any reset.
+    static func exchange(port: Int, request: Data, timeout: Double) throws -> Data {
+        let fd = try connect(port: port, timeout: timeout)
+        defer { close(fd) }
+        let sending = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            sendAll(fd, request)
+            sending.signal()
+        }
+        defer {
+            shutdown(fd, Int32(SHUT_RDWR))   // a sender still blocked on a server that stopped reading returns now
+            sending.wait()
         }
         var out = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -124,5 +149,56 @@ enum TestHTTP {
             i += 1
         }
         return nil
+    }
+}
+
+/// A response read as it arrives (server-sent events): the raw bytes so far, headers and chunk framing included.
+/// Each event is one chunk, so an event's text is never split by framing.
+final class EventStream {
+    private let fd: Int32
+    private var raw = Data()
+    private(set) var ended = false
+    private var closed = false
+
+    init(port: Int, path: String, headers: [String: String] = [:], timeout: Double = 60) throws {
+        fd = try TestHTTP.connect(port: port, timeout: timeout)
+        var h = headers
+        h["Host"] = "127.0.0.1:\(port)"
+        var head = "GET \(path) HTTP/1.1\r\n"
+        for (k, v) in h.sorted(by: { $0.key < $1.key }) { head += "\(k): \(v)\r\n" }
+        TestHTTP.sendAll(fd, Data((head + "\r\n").utf8))
+    }
+
+    deinit { close() }
+
+    var text: String { String(decoding: raw, as: UTF8.self) }
+
+    /// The status code, once the head has arrived.
+    var status: Int? {
+        guard let line = text.components(separatedBy: "\r\n").first, line.hasPrefix("HTTP/1.1 ") else { return nil }
+        return Int(line.split(separator: " ")[1])
+    }
+
+    /// Reads until `condition` holds for the text so far (true) or the stream ends first (false). The socket's
+    /// receive timeout is only a safety net: it throws.
+    @discardableResult
+    func read(until condition: (String) -> Bool) throws -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while !condition(text) {
+            if ended { return false }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n > 0 { raw.append(contentsOf: buffer[0..<n]); continue }
+            if n == 0 { ended = true; continue }
+            if errno == EINTR { continue }
+            if errno == ECONNRESET { ended = true; continue }
+            throw TestHTTP.Failure("the event stream stalled (errno \(errno)) after: \(text.suffix(300))")
+        }
+        return true
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        Glibc.close(fd)
     }
 }

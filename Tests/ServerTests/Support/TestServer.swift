@@ -84,17 +84,63 @@ final class RunningServer: @unchecked Sendable {
         return try request("POST", "/v1/jobs", headers: h, body: body)
     }
 
-    /// Polls the job until it is finished (or the time is up) and returns its last JSON.
-    func waitForJob(_ id: String, timeout: Double = 30) throws -> [String: Any] {
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            let r = try request("GET", "/v1/jobs/\(id)")
-            let json = try r.json()
-            if let s = json["state"] as? String, ["succeeded", "failed", "cancelled"].contains(s) { return json }
-            if Date() > deadline { XCTFail("job \(id) did not finish in \(timeout) s: \(json)"); return json }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+    /// Follows the job's event stream until it ends (a finished state: the server closes it) and returns the job.
+    /// Event driven: no polling, no sleeps; `timeout` only bounds a stalled stream (it fails the test).
+    func waitForJob(_ id: String, timeout: Double = 120) throws -> [String: Any] {
+        let stream = try EventStream(port: port, path: "/v1/jobs/\(id)/events", timeout: timeout)
+        try stream.read { $0.contains("event: end\n") }
+        stream.close()
+        let json = try request("GET", "/v1/jobs/\(id)").json()
+        if let s = json["state"] as? String, !["succeeded", "failed", "cancelled"].contains(s) { XCTFail("job \(id) is still \(s): \(json)") }
+        return json
     }
+
+    /// Follows the job's event stream until its state is `state` (true), or it ends in another state (false).
+    @discardableResult
+    func waitForState(_ id: String, _ state: String, timeout: Double = 120) throws -> Bool {
+        let stream = try EventStream(port: port, path: "/v1/jobs/\(id)/events", timeout: timeout)
+        defer { stream.close() }
+        let reached = try stream.read { $0.contains("\"state\":\"\(state)\"") }
+        if !reached { XCTFail("job \(id) never became \(state): \(stream.text.suffix(400))") }
+        return reached
+    }
+
+    /// A video job of 1000 denoising steps for each chunk of 40 frames (thousands of UNet evaluations): it keeps the
+    /// single worker busy until it is cancelled. Returns once it is running.
+    func startBlockingJob() throws -> String {
+        let r = try submit(["driver": "video", "source_sample": "source", "driving_sample": "driving_video", "steps": 1000,
+                            "max_frames": 40, "size": 32, "crop_only": true])
+        guard r.status == 202, let id = try r.json()["id"] as? String else { throw TestHTTP.Failure("the blocking job was refused: \(r.text)") }
+        try waitForState(id, "running")
+        return id
+    }
+
+    /// Bodies being received and uploads waiting at the server's upload gate.
+    func uploadGateState() -> (holders: Int, waiting: Int) {
+        final class Box: @unchecked Sendable { var value = (holders: 0, waiting: 0) }
+        let box = Box(), done = DispatchSemaphore(value: 0), gate = server.uploads
+        Task {
+            box.value = await gate.state
+            done.signal()
+        }
+        done.wait()
+        return box.value
+    }
+}
+
+/// Waits for a condition the server reaches by itself (a slot freed, an upload parked), checking every 10 ms.
+/// The deadline is only a safety net; reaching it fails the test with `what`.
+@discardableResult
+func waitUntil(_ what: String, timeout: Double = 60, file: StaticString = #filePath, line: UInt = #line, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while try !condition() {
+        if Date() > deadline {
+            XCTFail("\(what): not reached within \(Int(timeout)) s", file: file, line: line)
+            return false
+        }
+        usleep(10_000)
+    }
+    return true
 }
 
 extension Multipart {

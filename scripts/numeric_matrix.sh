@@ -7,13 +7,14 @@
 #
 #   bash scripts/numeric_matrix.sh            # the whole matrix (about 8 runs of the numeric targets)
 #   bash scripts/numeric_matrix.sh --quick    # two cells: AVX2 / 1 thread, SSE4.1 / 2 threads
+#   bash scripts/numeric_matrix.sh --ci       # one cell, SSE4.1 / Sandy Bridge / 2 threads (scripts/test.sh runs it)
 # Builds first unless --skip-build. Logs go to .build/numeric-matrix/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/opt/swift/usr/bin:$PATH OMP_WAIT_POLICY=PASSIVE
 quick=0; build=1
 for a in "$@"; do
-  case "$a" in --quick) quick=1 ;; --skip-build) build=0 ;; *) echo "usage: $0 [--quick] [--skip-build]" >&2; exit 2 ;; esac
+  case "$a" in --quick) quick=1 ;; --ci) quick=2 ;; --skip-build) build=0 ;; *) echo "usage: $0 [--quick|--ci] [--skip-build]" >&2; exit 2 ;; esac
 done
 [ "$build" = 1 ] && { swift build --build-tests || exit 1; }
 
@@ -21,7 +22,9 @@ done
 filter='^(TorchTests|DiffusionTests|FaceModelTests|TextEncoderTests|TGDMModelTests|MetricsTests|EvaluationTests|FaceAnalysisTests|Audio2ExpressionTests|MediaTests|SyntheticFacesTests)\.'
 
 # isa blas threads
-if [ "$quick" = 1 ]; then
+if [ "$quick" = 2 ]; then
+  cells=("SSE41 Sandybridge 2")
+elif [ "$quick" = 1 ]; then
   cells=("AVX2 default 1" "SSE41 Sandybridge 2")
 else
   cells=("AVX2 default 1" "AVX2 default 2" "AVX512_CORE default 1" "AVX512_CORE default 2"

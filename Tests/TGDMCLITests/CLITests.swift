@@ -2,6 +2,7 @@ import ArgumentParser
 import Diffusion
 import FaceModel
 import Foundation
+import Media
 import Pipelines
 @testable import TGDMCLI
 import TGDMModel
@@ -11,24 +12,11 @@ import XCTest
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 let samples = repository.appendingPathComponent("Samples")
 
-/// Runs the built `tgdm` executable (next to the test bundle) and returns its exit status and output.
+/// Runs the built `tgdm` executable (next to the test bundle) in `dir` (default: the repository) and returns its
+/// exit status and output, both pipes read as they fill.
 func tgdm(_ args: [String], in dir: URL? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tgdm")
-    try requireOrSkip(FileManager.default.fileExists(atPath: exe.path), "build the tgdm product first (swift build)")
-    let p = Process()
-    p.executableURL = exe
-    p.arguments = args
-    p.currentDirectoryURL = dir ?? repository
-    var env = ProcessInfo.processInfo.environment
-    env["OMP_NUM_THREADS"] = "1"
-    p.environment = env
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let r = try tgdmProcess(args, in: dir ?? repository)
+    return (r.status, r.stdout, r.stderr)
 }
 
 /// A tiny random TGDM written as a model file (3 DDIM steps by default), so commands run in seconds.
@@ -91,19 +79,6 @@ final class CLIParsingTests: XCTestCase {
 
 /// The executable: outputs on success, one `error:` line and a non-zero exit on bad input, nothing left behind.
 final class CLICommandTests: XCTestCase {
-    func testReenactWritesTheImageAndGrid() throws {
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let model = try tinyModelFile(in: dir)
-        let out = dir.appendingPathComponent("r.png"), grid = dir.appendingPathComponent("g.png")
-        let r = try tgdm(["reenact", "--model", model.path, "--source", "Samples/source.png", "--driving", "Samples/driving.png",
-                          "-o", out.path, "--grid", grid.path, "--size", "64"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("sidecar source.coeffs.json"), r.stdout)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: out.path))
-        XCTAssertTrue(FileManager.default.fileExists(atPath: grid.path))
-    }
-
     func testVideoWithAWindowModelAndTheSampleVideo() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -133,6 +108,31 @@ final class CLICommandTests: XCTestCase {
         let bundle = try TGDMModelBundle.load(from: run.appendingPathComponent("checkpoint.safetensors"))
         XCTAssertEqual(bundle.config.temporalRadius, 1)
         XCTAssertEqual(bundle.metadata["step"], "3")
+
+        // Exported for shipping: the given sampler steps and start strength in its metadata, no trainer state, and
+        // the generating commands sample with it.
+        let exported = dir.appendingPathComponent("model.safetensors")
+        r = try tgdm(["eval", "export", "--checkpoint", run.appendingPathComponent("checkpoint.safetensors").path, "-o", exported.path,
+                      "--steps", "2", "--start-strength", "0.5", "--note", "CLI test"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let file = try Safetensors.load(exported)
+        XCTAssertEqual(file.metadata["default_start_strength"], "0.5")
+        XCTAssertEqual(file.metadata["note"], "CLI test")
+        XCTAssertEqual(file.metadata["step"], "3")
+        XCTAssertFalse(file.tensors.keys.contains { $0.hasPrefix("trainer.") || $0.hasPrefix("optim") },
+                       "trainer state in the exported file: \(file.tensors.keys.sorted().prefix(8))")
+        // The checkpoint also holds the raw weights and two Adam moments per weight.
+        XCTAssertLessThan(fileSize(exported), fileSize(run.appendingPathComponent("checkpoint.safetensors")) / 2)
+        let shipped = try TGDMModelBundle.load(from: exported)
+        XCTAssertEqual(shipped.defaultSampler.steps, 2)
+        XCTAssertEqual(shipped.defaultStartStrength, 0.5)
+        XCTAssertEqual(shipped.config.temporalRadius, 1)
+        let sampled = dir.appendingPathComponent("sampled.png")
+        r = try tgdm(["reenact", "--model", exported.path, "--source", "Samples/source.png", "--driving", "Samples/driving.png",
+                      "--size", "32", "--crop-only", "-o", sampled.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let image = try RGBImage(contentsOf: sampled)
+        XCTAssertEqual([image.width, image.height], [32, 32])
     }
 
     /// The face-swapping paradigm from the CLI (Sec. 4.4): face-masked sources, z_id from dlib (computed from the
@@ -177,5 +177,17 @@ final class CLICommandTests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "\(args) left \(out.lastPathComponent)")
             XCTAssertFalse(FileManager.default.fileExists(atPath: mp4.path), "\(args) left \(mp4.lastPathComponent)")
         }
+    }
+}
+
+/// The test harness itself: a child's two pipes are drained at once.
+final class ChildProcessTests: XCTestCase {
+    /// Reading stdout to its end first would block forever here: the child fills the stderr pipe (64 KB) and waits.
+    func testAChildWritingAMegabyteToStderrBeforeStdoutDoesNotHang() throws {
+        let child = try ChildProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "head -c 1048576 /dev/zero | tr '\\000' e >&2; echo done"])
+        let r = try child.finish(deadline: 120)
+        XCTAssertEqual(r.status, 0)
+        XCTAssertEqual(r.stdout, "done\n")
+        XCTAssertEqual(r.stderr.utf8.count, 1 << 20)
     }
 }

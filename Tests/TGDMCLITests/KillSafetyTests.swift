@@ -1,53 +1,91 @@
 import Foundation
-import Torch
+@testable import Torch
 import XCTest
 
 /// Commands killed with SIGKILL (no chance to clean up) never leave a truncated file under an output's final
 /// name: every writer goes to a temporary sibling and renames it when complete. A killed training run
 /// resumes from its last checkpoint to exactly the parameters of an uninterrupted run.
 final class KillSafetyTests: XCTestCase {
-    /// Polls `condition` every 20 ms for up to `seconds`.
-    func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(20_000)
-        }
-        return condition()
-    }
-
     func files(in dir: URL) -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] }
 
-    func kill9(_ p: Process) {
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationReason, .uncaughtSignal, "the process had already exited before the kill")
-    }
+    /// The hidden temporaries beside `name` (`.NAME.tmp-PID-UUID…`, `AtomicFile`).
+    func temporaries(of name: String, in dir: URL) -> [String] { files(in: dir).filter { $0.hasPrefix(".\(name).tmp-") } }
 
-    func testKilledVideoLeavesNoTruncatedMP4() throws {
+    /// Kills `tgdm video` twice while its encoder writes — once its temporary exists, and once it has reported
+    /// frames — then runs the same command to the end: the killed runs never leave `v.mp4`, their temporaries (which
+    /// the orphaned ffmpeg completes, 155 kB in the issue) are there until the next run into the folder removes
+    /// them, and that run's video is complete.
+    func testKilledVideoLeavesNoTruncatedMP4AndTheNextRunRemovesItsTemporaries() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let model = try tinyModelFile(in: dir)
         let out = dir.appendingPathComponent("v.mp4")
-        // Kill while the encoder is writing: as soon as its temporary file exists, and once more a little later.
-        for delay in [0.0, 0.4] {
-            let p = try startTGDM(["video", "--model", model.path, "--source", samples.appendingPathComponent("source.png").path,
-                                   "--driving", samples.appendingPathComponent("driving_video.mp4").path,
-                                   "--size", "32", "--crop-only", "--batch", "2", "-o", out.path], in: dir)
-            let started = waitFor(60) { files(in: dir).contains { $0.hasPrefix(".v.") && $0.hasSuffix(".tmp.mp4") } || !p.isRunning }
-            XCTAssertTrue(started && p.isRunning, "the encoder never started: \(files(in: dir))")
-            usleep(useconds_t(delay * 1e6))
-            kill9(p)
-            // ffmpeg sees its input close and exits; whatever it does, the final name must not appear.
-            _ = waitFor(2) { false }
-            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "a killed run left \(out.lastPathComponent) (delay \(delay) s)")
+        let video = ["video", "--model", model.path, "--source", samples.appendingPathComponent("source.png").path,
+                     "--driving", samples.appendingPathComponent("driving_video.mp4").path, "--size", "32", "--crop-only", "--batch", "2",
+                     "-o", out.path]
+        let moments: [(String, (ChildProcess) -> Bool)] = [
+            ("the encoder's temporary file", { [self] p in temporaries(of: "v.mp4", in: dir).contains { $0.contains("-\(p.pid)-") } }),
+            ("a progress line of frames generated", { p in
+                p.stderr.split(separator: "\n").contains { $0.hasPrefix("frames [") && !$0.contains("] 0/") } }),
+        ]
+        var previous: String?
+        for (moment, reached) in moments {
+            let p = try startTGDM(video, in: dir)
+            try p.waitUntil(moment) { reached(p) }
+            XCTAssertTrue(p.kill9(), "tgdm video exited before the kill at \(moment)")
+            // ffmpeg, orphaned, sees its input close and finishes the temporary; the final name must not appear.
+            let temporary = ".v.mp4.tmp-\(p.pid)-"
+            let end = Date().addingTimeInterval(120)   // a safety net only
+            while !processes(mentioning: temporary).isEmpty && Date() < end { usleep(2_000) }
+            XCTAssertTrue(processes(mentioning: temporary).isEmpty, "the orphaned ffmpeg of \(temporary) is still running")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "a killed run left \(out.lastPathComponent) (killed at \(moment))")
+            let left = temporaries(of: "v.mp4", in: dir)
+            print("killed at \(moment); left: \(left.map { "\($0) (\(fileSize(dir.appendingPathComponent($0))) bytes)" })")
+            XCTAssertEqual(left.filter { $0.hasPrefix(temporary) }.count, 1, "the killed run's temporary is not there: \(left)")
+            // The run killed here started after the previous kill: it removed that run's temporary.
+            if let previous { XCTAssertFalse(left.contains { $0.hasPrefix(previous) }, "\(previous)… survived the next run") }
+            previous = temporary
         }
-        // The same command run to the end writes the video under its name.
-        let r = try tgdmProcess(["video", "--model", model.path, "--source", samples.appendingPathComponent("source.png").path,
-                                 "--driving", samples.appendingPathComponent("driving_video.mp4").path, "--max-frames", "4",
-                                 "--size", "32", "--crop-only", "-o", out.path], in: dir)
+
+        // The same output, run to the end: the video is complete and no temporary is left beside it.
+        let r = try tgdmProcess(video + ["--max-frames", "4"], in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: out.path))
+        XCTAssertEqual(try videoFrameCount(out), 4)
+        XCTAssertEqual(temporaries(of: "v.mp4", in: dir), [], "stale temporaries survived the next run")
+    }
+
+    /// A temporary is removed only when the process named in it is gone: a concurrent run's (here: this live
+    /// process's) stays, as do names that are not `AtomicFile`'s. Unowned names of earlier versions go when they
+    /// are older than the current run.
+    func testOnlyTemporariesOfProcessesThatAreGoneAreRemoved() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pidMax = try XCTUnwrap(pid_t(String(decoding: try XCTUnwrap(FileManager.default.contents(atPath: "/proc/sys/kernel/pid_max")),
+                                                as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let gone = pidMax + 1   // no process can have an id above pid_max
+        let id = UUID().uuidString, start = Date()
+        let cases: [(name: String, modified: Date, stale: Bool)] = [
+            (".v.mp4.tmp-\(gone)-\(id).mp4", start, true),
+            (".coeffs.json.tmp-\(gone)-\(id)", start, true),
+            (".v.mp4.tmp-\(getpid())-\(id).mp4", start.addingTimeInterval(-3600), false),   // a live writer, however old
+            (".v.mp4.tmp-1-\(id)", start, false),
+            (".v.\(id).tmp.mp4", start.addingTimeInterval(-3600), true),     // an earlier version's, from before this run
+            (".s.wav.\(id).tmp.wav", start.addingTimeInterval(3600), false),  // an earlier version's, written during this run
+            ("v.mp4.tmp-\(gone)-\(id)", start, false),
+            (".v.mp4.tmp-\(gone)-not-a-uuid", start, false),
+            (".v.mp4.tmp-\(gone)-\(id).mp4~", start, false),
+            ("v.mp4", start, false),
+        ]
+        for c in cases {
+            let url = dir.appendingPathComponent(c.name)
+            try Data("x".utf8).write(to: url)
+            try FileManager.default.setAttributes([.modificationDate: c.modified], ofItemAtPath: url.path)
+        }
+        let removed = AtomicFile.removeStaleTemporaries(in: dir, startedAt: start)
+        XCTAssertEqual(Set(removed), Set(cases.filter { $0.stale }.map { $0.name }))
+        XCTAssertEqual(Set(files(in: dir)), Set(cases.filter { !$0.stale }.map { $0.name }))
+        XCTAssertEqual(AtomicFile.owner(ofTemporary: AtomicFile.temporarySibling(of: dir.appendingPathComponent("a.b.png"), suffix: ".png").lastPathComponent),
+                       getpid())
     }
 
     func testKilledDatasetAndTrainingLeaveCompleteFilesAndResumeExactly() throws {
@@ -55,10 +93,10 @@ final class KillSafetyTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let data = dir.appendingPathComponent("synth32.safetensors")
         let synth = ["dataset", "synth", "--size", "32", "--identities", "3", "--frames", "2", "--test-identities", "1", "-o", data.path]
-        // A dataset killed while it renders: no file, or a complete one.
+        // A dataset killed while it renders (it has reported its first identity): no file, or a complete one.
         let early = try startTGDM(synth, in: dir)
-        usleep(700_000)
-        if early.isRunning { kill9(early) } else { early.waitUntilExit() }
+        try early.waitUntil("a synth progress line") { early.stderr.contains("synth [") }
+        early.kill9()
         if FileManager.default.fileExists(atPath: data.path) { XCTAssertNoThrow(try Safetensors.load(data)) }
         XCTAssertEqual(try tgdmProcess(synth, in: dir).status, 0)
 
@@ -73,9 +111,8 @@ final class KillSafetyTests: XCTestCase {
         // Kill the second run right after its first checkpoint lands (mid-step or mid-write of the next one).
         let checkpoint = run.appendingPathComponent("checkpoint.safetensors")
         let p = try startTGDM(train(run), in: dir)
-        XCTAssertTrue(waitFor(120) { FileManager.default.fileExists(atPath: checkpoint.path) || !p.isRunning })
-        XCTAssertTrue(p.isRunning, "training finished before it could be killed")
-        kill9(p)
+        try p.waitUntil("the first checkpoint") { FileManager.default.fileExists(atPath: checkpoint.path) }
+        XCTAssertTrue(p.kill9(), "training finished before it could be killed")
         let killedAt = try XCTUnwrap(Safetensors.load(checkpoint).tensors["trainer.step"]).toArray(Int64.self)[0]
         print("killed after checkpoint of step \(killedAt); left in the run folder: \(files(in: run))")
         XCTAssertLessThan(killedAt, 4)

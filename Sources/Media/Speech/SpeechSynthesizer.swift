@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 
 /// One phoneme of synthesised speech and when it is spoken, in seconds from the start of the audio.
 public struct PhonemeSegment: Sendable, Equatable {
@@ -67,7 +68,8 @@ public enum SpeechSynthesizer {
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
             throw MediaError.io("cannot create \(dir.path): \(error.localizedDescription)")
         }
-        let tmpOut = dir.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp.wav")
+        AtomicFile.removeStaleTemporaries(in: dir)
+        let tmpOut = AtomicFile.temporarySibling(of: url, suffix: ".wav")
         defer { try? FileManager.default.removeItem(at: tmpOut) }
         _ = try ExternalTool.runChecked("ffmpeg", ["-v", "error", "-nostdin", "-y", "-i", tmpIn.path, "-ar", String(options.sampleRate),
                                                    "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", tmpOut.path])

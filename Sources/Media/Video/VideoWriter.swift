@@ -4,8 +4,9 @@ import Foundation
 /// Encodes RGB frames to an H.264 MP4 (yuv420p, BT.601, `-movflags +faststart`) through an ffmpeg
 /// pipe. Frames go straight to ffmpeg, so memory use is one frame.
 ///
-/// Output goes to a hidden temporary sibling of `url` that `finish()` renames into place, so a crash
-/// or `cancel()` never leaves a truncated video under the final name. yuv420p needs even sizes: an odd
+/// Output goes to a hidden temporary sibling of `url` (`AtomicFile`) that `finish()` renames into place, so a
+/// crash or `cancel()` never leaves a truncated video under the final name, and the next writer into the folder
+/// removes the temporary a killed run left. yuv420p needs even sizes: an odd
 /// width or height is padded by one black column/row. With `audio`, that file's first audio stream is
 /// muxed in as AAC and the output stops at the shorter of the two streams (`-shortest` with
 /// `-fflags +shortest`, accurate to one AAC frame, 64 ms at 16 kHz).
@@ -46,7 +47,8 @@ public final class VideoWriter {
         do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
             throw MediaError.io("cannot create \(dir.path): \(error.localizedDescription)")
         }
-        temporaryURL = dir.appendingPathComponent(".\(url.deletingPathExtension().lastPathComponent).\(UUID().uuidString).tmp.mp4")
+        AtomicFile.removeStaleTemporaries(in: dir)
+        temporaryURL = AtomicFile.temporarySibling(of: url, suffix: ".mp4")
 
         var args = ["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "\(width)x\(height)",
                     "-r", String(fps), "-i", "-"]

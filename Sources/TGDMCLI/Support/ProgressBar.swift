@@ -1,13 +1,16 @@
 import Foundation
 
 /// A terminal progress bar on stderr: `label [#####.....] 12/50  3.1 it/s  ETA 12s  loss 0.0312`.
-/// Redraws at most 10 times a second; prints plain lines when stderr is not a terminal (CI logs).
+/// Redraws at most 10 times a second; when stderr is not a terminal (CI logs, a parent reading a pipe) prints a
+/// plain line at the first step, at each further tenth of the total, at the end and otherwise every 5 s, so
+/// the lines mark the job's progress and not the clock.
 public final class ProgressBar: @unchecked Sendable {
     public let label: String
     public let total: Int
     private let start = Date()
     private var lastDraw = Date.distantPast
     private var current = 0
+    private var printedTenth = -1
     private let interactive = isatty(2) == 1
     private let width = 28
 
@@ -21,8 +24,10 @@ public final class ProgressBar: @unchecked Sendable {
         current = min(step, total)
         let now = Date()
         let done = current == total
-        guard done || now.timeIntervalSince(lastDraw) > (interactive ? 0.1 : 5) else { return }
+        let tenth = 10 * current / total
+        guard done || now.timeIntervalSince(lastDraw) > (interactive ? 0.1 : 5) || (!interactive && tenth > printedTenth) else { return }
         lastDraw = now
+        printedTenth = tenth
         let elapsed = now.timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(current) / elapsed : 0
         let eta = rate > 0 ? Double(total - current) / rate : 0

@@ -162,49 +162,6 @@ public enum Safetensors {
     }
 }
 
-/// Writes `data` to a temporary sibling and renames it over `url`.
-public func writeAtomically(_ data: Data, to url: URL) throws {
-    let dir = url.deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
-    do {
-        try data.write(to: tmp)
-        if rename(tmp.path, url.path) != 0 {
-            throw TorchError("cannot rename \(tmp.path) to \(url.path): \(String(cString: strerror(errno)))")
-        }
-    } catch {
-        try? FileManager.default.removeItem(at: tmp)
-        throw error
-    }
-}
-
-/// Streams a file into a temporary sibling of `url` through `body`, then renames it over `url`: for outputs too
-/// large to build in memory first. Nothing is left under `url`, or beside it, when `body` throws.
-public func writeAtomically(to url: URL, _ body: (FileHandle) throws -> Void) throws {
-    let dir = url.deletingLastPathComponent()
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
-    guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
-        throw TorchError("cannot create \(tmp.path): \(String(cString: strerror(errno)))")
-    }
-    do {
-        let handle = try FileHandle(forWritingTo: tmp)
-        do {
-            try body(handle)
-            try handle.close()
-        } catch {
-            try? handle.close()
-            throw error
-        }
-        if rename(tmp.path, url.path) != 0 {
-            throw TorchError("cannot rename \(tmp.path) to \(url.path): \(String(cString: strerror(errno)))")
-        }
-    } catch {
-        try? FileManager.default.removeItem(at: tmp)
-        throw error
-    }
-}
-
 extension Module {
     /// Saves this module's state as safetensors (keys = parameter paths).
     public func save(to url: URL, metadata: [String: String] = [:]) throws {

@@ -21,7 +21,7 @@ final class CoefficientsTests: XCTestCase {
     }
 
     func testNamedSlicesPickTheirColumns() throws {
-        let c = try indexed(2)
+        let c = try indexed(2)   // exact below: slices of integer-valued floats, no arithmetic
         XCTAssertEqual(try c.identity.shape, [2, 80])
         XCTAssertEqual(try c.expression.floats().first, 80)
         XCTAssertEqual(try c.texture.floats().first, 144)

@@ -14,6 +14,7 @@ final class EmoA2EInferenceTests: XCTestCase {
         let emo = try EmoA2E(model: EmoA2EModel(config: c, generator: Generator(seed: 3)), textEncoder: HashTextEncoder())
         let a = try clips(c, 8), alpha = try Tensor.randn([c.identityDim], generator: Generator(seed: 21))
         let happy = try emo.predict(mfccClips: a, identity: alpha, emotion: "happy", intensity: 3).floats()
+        // Exact: without emotion the prompt never enters the computation; the same code runs on the same inputs.
         XCTAssertEqual(happy, try emo.predict(mfccClips: a, identity: alpha, emotion: "sad", intensity: 1).floats())
         XCTAssertEqual(happy, try emo.predict(mfccClips: a, identity: alpha, emotion: nil).floats())
     }
@@ -42,6 +43,8 @@ final class EmoA2EInferenceTests: XCTestCase {
         let long = try clips(c, 21)
         let whole = try emo.predict(mfccClips: long, identity: alpha, emotion: "happy", intensity: 1.5)
         let first = try emo.predict(mfccClips: long.narrow(0, 0, c.windowFrames), identity: alpha, emotion: "happy", intensity: 1.5)
+        // A batch of windows vs one window: other kernels may sum in another order; outputs are O(1) and the small
+        // model's chain (fan-ins ≤ 128, a few layers) bounds rounding near 1e-5.
         XCTAssertLessThan(try (whole.narrow(0, 0, 4) - first.narrow(0, 0, 4)).abs().max().item(), 1e-5)
     }
 
@@ -72,6 +75,8 @@ final class EmoA2EInferenceTests: XCTestCase {
         let a = try clips(c, 12), alpha = try Tensor.randn([c.identityDim], generator: Generator(seed: 21))
         let expected = try emo.predict(mfccClips: a, identity: alpha, emotion: "fear", intensity: 2)
         let dir = FileManager.default.temporaryDirectory
+        // float32: the same weights through the same code (exact in practice); float16: weights rounded to 2⁻¹¹
+        // relative, carried through the network to outputs of size ~1.
         for (dtype, tol) in [(DType.float32, 1e-6), (.float16, 5e-2)] {
             let url = dir.appendingPathComponent("tgdm-emoa2e-\(getpid())-\(dtype).safetensors")
             defer { try? FileManager.default.removeItem(at: url) }

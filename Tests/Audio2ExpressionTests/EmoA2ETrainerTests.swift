@@ -62,7 +62,7 @@ final class EmoA2ETrainerTests: XCTestCase {
         try second.run()
         XCTAssertEqual(second.step, 6)
         let a = straight.model.stateDict(), b = second.model.stateDict()
-        for (k, t) in a { XCTAssertLessThan(try (t - b[k]!).abs().max().item(), 1e-6, k) }
+        for (k, t) in a { XCTAssertLessThan(try (t - b[k]!).abs().max().item(), 1e-6, k) }   // the same steps from the same restored state in one process
 
         // A checkpoint of another architecture is refused.
         let other = try EmoA2ETrainer(model: EmoA2EModel(config: Synthetic.smallConfig(.mlp)),

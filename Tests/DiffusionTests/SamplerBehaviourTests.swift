@@ -34,7 +34,7 @@ final class SamplerBehaviourTests: XCTestCase {
                        SamplerConfiguration(kind: .dpmSolver, steps: 5, seed: 3)] {
             let out = try DiffusionSampler.sample(model: model, shape: [1, 3, 4, 4], configuration: config, schedule: schedule)
             let err = try (out - target).abs().max().item()
-            XCTAssertLessThan(err, 1e-3, "\(config)")
+            XCTAssertLessThan(err, 1e-3, "\(config)")   // a behaviour gate: the sampler lands on the image (a wrong step misses by ≥ 0.1)
         }
     }
 
@@ -43,7 +43,7 @@ final class SamplerBehaviourTests: XCTestCase {
         let a = try DiffusionSampler.sample(model: model, shape: [1, 2, 3, 3], configuration: .init(kind: .ddpm, steps: 10, seed: 5), schedule: schedule)
         let b = try DiffusionSampler.sample(model: model, shape: [1, 2, 3, 3], configuration: .init(kind: .ddpm, steps: 10, seed: 5), schedule: schedule)
         let c = try DiffusionSampler.sample(model: model, shape: [1, 2, 3, 3], configuration: .init(kind: .ddpm, steps: 10, seed: 6), schedule: schedule)
-        XCTAssertEqual(try a.floats(), try b.floats())
+        XCTAssertEqual(try a.floats(), try b.floats())   // exact: the same code twice with the same seed, same thread count
         XCTAssertNotEqual(try a.floats(), try c.floats())
     }
 
@@ -109,19 +109,20 @@ final class SamplerBehaviourTests: XCTestCase {
                                               schedule: schedule, start: .image(x0, strength: 0.4)) { _, total in totals.append(total); return true }
         XCTAssertEqual(called, [300, 200, 100, 0])
         XCTAssertEqual(totals, [4, 4, 4, 4])
-        XCTAssertLessThan(try (out - x0).abs().max().item(), 1e-4)
+        XCTAssertLessThan(try (out - x0).abs().max().item(), 1e-4)   // behaviour: an exact oracle returns x0 (error is rounding ÷ √ᾱ)
         XCTAssertEqual(try DiffusionSampler.startIndex(.image(x0, strength: 1), steps: 10), 0)
         XCTAssertThrowsError(try DiffusionSampler.startIndex(.image(x0, strength: 0), steps: 10))
         // A multistep solver starts cleanly mid-plan too.
         let dpm = try DiffusionSampler.sample(model: oracle, shape: [2, 3, 4, 4], configuration: .init(kind: .dpmSolver, steps: 10, seed: 1),
                                               schedule: schedule, start: .image(x0, strength: 0.5))
-        XCTAssertLessThan(try (dpm - x0).abs().max().item(), 1e-3)
+        XCTAssertLessThan(try (dpm - x0).abs().max().item(), 1e-3)   // behaviour, as above, for the multistep solver
     }
 
     /// Shared noise is one draw broadcast over the batch: the first element equals an unshared draw of batch 1.
     func testSharedNoiseIsOneDrawForTheBatch() throws {
         let shared = try NoiseSource(Generator(seed: 8), sharedAcrossBatch: true).draw([3, 2, 2])
         let single = try NoiseSource(Generator(seed: 8)).draw([1, 2, 2])
+        // Exact: the same seeded draw of the same count, copied; no arithmetic.
         for i in 0..<3 { XCTAssertEqual(try shared.select(0, i).floats(), try single.select(0, 0).floats()) }
         let independent = try NoiseSource(Generator(seed: 8)).draw([3, 2, 2])
         XCTAssertNotEqual(try independent.select(0, 0).floats(), try independent.select(0, 1).floats())

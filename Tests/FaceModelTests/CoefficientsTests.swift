@@ -21,7 +21,7 @@ final class CoefficientsTests: XCTestCase {
     }
 
     func testNamedSlicesPickTheirColumns() throws {
-        let c = try indexed(2)
+        let c = try indexed(2)   // exact below: slices of integer-valued floats, no arithmetic
         XCTAssertEqual(try c.identity.shape, [2, 80])
         XCTAssertEqual(try c.expression.floats().first, 80)
         XCTAssertEqual(try c.texture.floats().first, 144)
@@ -114,7 +114,7 @@ final class CoefficientsTests: XCTestCase {
             try c.save(to: url)
             let back = try Coefficients.load(from: url)
             XCTAssertEqual(back.batch, 3)
-            XCTAssertLessThan(try (back.tensor - c.tensor).abs().max().item(), 1e-6, name)
+            XCTAssertLessThan(try (back.tensor - c.tensor).abs().max().item(), 1e-6, name)   // JSON's decimals read back to the same floats (shortest round-trip form); safetensors copies bytes
         }
         // The JSON is readable: named parts per frame.
         let text = try String(contentsOf: dir.appendingPathComponent("c.json"), encoding: .utf8)
@@ -185,7 +185,7 @@ final class CoefficientJSONStreamingTests: XCTestCase {
             try c.save(to: url)
             let streamed = try Data(contentsOf: url), encoded = try c.jsonData()
             XCTAssertEqual(String(decoding: streamed, as: UTF8.self), String(decoding: encoded, as: UTF8.self))
-            XCTAssertEqual(try Coefficients.load(from: url).tensor.floats(), try c.tensor.floats())
+            XCTAssertEqual(try Coefficients.load(from: url).tensor.floats(), try c.tensor.floats())   // exact: a save/load round trip
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted(), ["c1.json", "c2100.json", "c4.json"],
                        "no temporary files left")

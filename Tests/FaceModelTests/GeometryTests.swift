@@ -9,7 +9,7 @@ final class GeometryTests: XCTestCase {
         let (px, depth) = try Camera.deep3DFaceRecon(size: 224).project(p)
         // d = 10 − 1 = 9; u = 112 + 1015·0.5/9; v = 112 − 1015·(−0.2)/9.
         let uv = try px.floats()
-        XCTAssertEqual(uv[0], 168.38889, accuracy: 1e-3)
+        XCTAssertEqual(uv[0], 168.38889, accuracy: 1e-3)   // a few float32 roundings of values ≤ 340 (ulp 3e-5) and the 5-digit decimal
         XCTAssertEqual(uv[1], 134.55556, accuracy: 1e-3)
         XCTAssertEqual(try depth.floats()[0], 9, accuracy: 1e-6)
         // Twice the size: focal and centre double, so pixel coordinates double.

@@ -17,7 +17,7 @@ final class LPIPSTests: XCTestCase {
                 let want = try Fixture.tensor(ref, "\(key).p\(k).layers").floats().map(Double.init)
                 let got = try Torch.noGrad { try lpips.layerDistances(a, b).map { try $0.item() } }
                 for (l, (g, w)) in zip(got, want).enumerated() {
-                    XCTAssertEqual(g, w, accuracy: 1e-4, "\(key) pair \(k) tap \(l)")
+                    XCTAssertEqual(g, w, accuracy: 1e-4, "\(key) pair \(k) tap \(l)")   // measured ≤ 4.2e-8 (printed); distances are ≤ 1 and 1e-4 is below the third significant digit LPIPS is reported at
                     worstDistance = max(worstDistance, abs(g - w))
                 }
                 let total = try Torch.noGrad { try lpips.distances(a, b).item() }
@@ -53,7 +53,7 @@ final class LPIPSTests: XCTestCase {
         let a = try Fixture.image(ref, "input.p2.a")
         for backbone in LPIPS.Backbone.allCases {
             let d = try Torch.noGrad { try Networks.lpips(backbone).distances(a, a).item() }
-            XCTAssertEqual(d, 0, accuracy: 1e-7, backbone.rawValue)
+            XCTAssertEqual(d, 0, accuracy: 1e-7, backbone.rawValue)   // same code on both inputs: the features are equal, their differences exact zeros
         }
     }
 

@@ -82,9 +82,9 @@ final class SyntheticFacesTests: XCTestCase {
         let shown = try e.source.abs().sum([0]).gt(0).to(.float32) * face             // H×W
         let shownFraction = try shown.sum().item() / max(try face.sum().item(), 1)
         XCTAssertLessThan(shownFraction, 0.15)
-        XCTAssertEqual(try ((e.source - e.target).abs() * shown).sum().item(), 0, accuracy: 1e-5)
+        XCTAssertEqual(try ((e.source - e.target).abs() * shown).sum().item(), 0, accuracy: 1e-5)   // the same pixels copied: exact zeros, 1e-5 only names "nothing"
         let outside = try 1.0 - F.maxPool2d(face.unsqueeze(0).unsqueeze(0), kernel: 5, stride: 1, padding: 2).squeeze(0).squeeze(0)
-        XCTAssertEqual(try ((e.source - e.target).abs() * outside).sum().item(), 0, accuracy: 1e-5)
+        XCTAssertEqual(try ((e.source - e.target).abs() * outside).sum().item(), 0, accuracy: 1e-5)   // as above: copied pixels
         XCTAssertGreaterThan(try (e.target.abs() * face).sum().item(), 1)
     }
 
@@ -111,6 +111,7 @@ final class SwapMaskTests: XCTestCase {
         let normal = try FaceMasking.maskFace(image: image, render: render, dilate: 0)
         let small = try FaceMasking.maskFace(image: image, render: render, dilate: 0, keep: keep)
         XCTAssertEqual(try normal.narrow(1, 4, 8).narrow(2, 4, 8).abs().max().item(), 0, "the face is masked")
+        // Exact: the mask multiplies by exactly 1.0 or 0.0.
         XCTAssertEqual(try small.narrow(1, 9, 2).narrow(2, 7, 2).floats(), try image.narrow(1, 9, 2).narrow(2, 7, 2).floats(), "the mouth stays")
         XCTAssertEqual(try small.narrow(1, 4, 4).narrow(2, 4, 8).abs().max().item(), 0, "the rest of the face is masked")
         XCTAssertEqual(try small.narrow(1, 0, 3).floats(), try image.narrow(1, 0, 3).floats(), "the background stays")

@@ -18,7 +18,7 @@ final class TGDMSamplerTests: XCTestCase {
         let a = try sampler.generate(source: source, render: render, coefficients: rho, config: config)
         let b = try sampler.generate(source: source, render: render, coefficients: rho, config: config)
         XCTAssertEqual(a.shape, [2, 3, 16, 16])
-        XCTAssertEqual(try a.floats(), try b.floats())
+        XCTAssertEqual(try a.floats(), try b.floats())   // exact: the same code twice, same seed and thread count
         XCTAssertLessThanOrEqual(try a.abs().max().item(), 1)
         let c = try sampler.generate(source: source, render: render, coefficients: rho,
                                      config: SamplerConfiguration(kind: .dpmSolver, steps: 4, seed: 9))
@@ -62,7 +62,11 @@ final class TGDMSamplerTests: XCTestCase {
                 let reference = try model.predictNoise(noisy: noisy, timesteps: Tensor.full([3], 321, dtype: .int64),
                                                        source: model.encodeSource(one.expand([3, 3, 16, 16]).contiguous()),
                                                        render: render, coefficients: rho, warp: warp).noise
-                XCTAssertLessThan(try maxAbsDiff(fast, reference), 1e-5, "\(variant)")
+                // Batch 1 broadcast vs batch 3 through the source encoder: oneDNN may pick other kernels, so only
+                // rounding may differ; 1e-5 on outputs of size ≤ 4 is ~10× the measured 9.5e-7 (printed).
+                let diff = try maxAbsDiff(fast, reference)
+                print("shared conditioning vs per-frame, \(variant): max abs diff \(diff), max |ε| \(try reference.abs().max().item())")
+                XCTAssertLessThan(diff, 1e-5, "\(variant)")
             }
         }
     }
@@ -79,7 +83,7 @@ final class TGDMSamplerTests: XCTestCase {
         var config = SamplerConfiguration(kind: .ddim, steps: 4, eta: 1, seed: 3)
         config.sharedNoise = true
         let shared = try sampler.generate(source: source, render: render, coefficients: rho, config: config)
-        XCTAssertEqual(try maxAbsDiff(shared.select(0, 0), shared.select(0, 1)), 0)
+        XCTAssertEqual(try maxAbsDiff(shared.select(0, 0), shared.select(0, 1)), 0)   // exact: equal rows of one batch take the same kernel path
         config.sharedNoise = false
         let independent = try sampler.generate(source: source, render: render, coefficients: rho, config: config)
         XCTAssertGreaterThan(try maxAbsDiff(independent.select(0, 0), independent.select(0, 1)), 1e-3)
@@ -109,7 +113,9 @@ final class TGDMSamplerTests: XCTestCase {
         for (c, sequence) in [(config, true), (TGDMConfig.tiny, true), (TGDMConfig.tiny, false)] {
             let whole = try c.conditionInput(long, isSequence: sequence)
             let chunks = try stride(from: 0, to: 11, by: 4).map { try c.conditionInput(long, isSequence: sequence, rows: $0..<min(11, $0 + 4)) }
-            XCTAssertEqual(try Tensor.cat(chunks, dim: 0).floats(), try whole.floats(), "k = \(c.temporalRadius), sequence \(sequence)")
+            // Gathering is exact; the k = 1 window mean adds 3 terms, whose order a kernel for other row counts may change.
+            let gate = try RoundingBound.float32(accumulating: 3, magnitude: long.abs().max().item())
+            XCTAssertLessThanOrEqual(try maxAbsDiff(Tensor.cat(chunks, dim: 0), whole), gate, "k = \(c.temporalRadius), sequence \(sequence)")
         }
         XCTAssertThrowsError(try config.conditionInput(long, isSequence: true, rows: 9..<12))
     }
@@ -133,7 +139,11 @@ final class TGDMSamplerTests: XCTestCase {
             let a = try old(noisy: noisy, timesteps: t, source: source, render: render, coefficients: rho)
             let b = try new(noisy: noisy, timesteps: t, source: source, render: render, coefficients: rho,
                             warp: Tensor.rand([2, 4, 16, 16], generator: g))
-            XCTAssertLessThan(try maxAbsDiff(a, b), 1e-6)
+            // Zero weights on the new channels add exact zeros, but the input conv's sums run over 7 channels·9
+            // instead of 3·9 and oneDNN may block them differently: rounding of that first layer, carried through.
+            let diff = try maxAbsDiff(a, b)
+            print("warm start vs narrower model: max abs diff \(diff)")
+            XCTAssertLessThan(diff, 1e-6)
         }
     }
 

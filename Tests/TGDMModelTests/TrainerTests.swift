@@ -52,7 +52,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(resumed.history, straight.history)
         XCTAssertTrue(straight.history.last!.reconstruction != nil && straight.history.last!.perceptual != nil)
         for (name, a) in straight.model.stateDict() {
-            XCTAssertEqual(try maxAbsDiff(a, XCTUnwrap(resumed.model.stateDict()[name])), 0, name)
+            XCTAssertEqual(try maxAbsDiff(a, XCTUnwrap(resumed.model.stateDict()[name])), 0, name)   // exact: restored state, same steps, same threads
         }
         for (name, a) in straight.ema.stateDict() {
             XCTAssertEqual(try maxAbsDiff(a, XCTUnwrap(resumed.ema.stateDict()[name])), 0, "ema \(name)")

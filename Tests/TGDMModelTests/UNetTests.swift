@@ -86,14 +86,14 @@ final class UNetTests: XCTestCase {
         let fd = try Tensor.randn([2, 64, 8, 8], generator: Generator(seed: 3))
         let fs = try Tensor.randn([2, 64, 8, 8], generator: Generator(seed: 4))
         let (out, _) = try block.fuse(noise: fd, source: fs, returnAttention: false)
-        XCTAssertEqual(try out.floats(), try fd.floats())
+        XCTAssertEqual(try out.floats(), try fd.floats())   // exact: τ = 0 adds 0·attention to fd, which leaves every float as it is
 
         // With every τ at 0 the source cannot change ε (yet τ still receives a gradient, so it can learn).
         try Torch.noGrad { try model.outputConv.weight.copy_(Tensor.randn(model.outputConv.weight.shape, generator: Generator(seed: 5)) * 0.1) }
         let b = try batch(.small64)
         let e1 = try model(noisy: b.noisy, timesteps: b.t, source: b.source, render: b.render, coefficients: b.rho)
         let e2 = try model(noisy: b.noisy, timesteps: b.t, source: b.source * -1, render: b.render, coefficients: b.rho)
-        XCTAssertEqual(try maxAbsDiff(e1, e2), 0)
+        XCTAssertEqual(try maxAbsDiff(e1, e2), 0)   // exact: the source enters only through τ·(…) = 0; the rest is the same code on the same inputs
         try e1.square().sum().backward()
         XCTAssertGreaterThan(try XCTUnwrap(model.middle.fusion as? TexAttBlock).tau.grad?.abs().item() ?? 0, 0)
     }
@@ -110,9 +110,9 @@ final class UNetTests: XCTestCase {
             XCTAssertEqual(mid.shape, [2, 64, 64]) // 8×8 noise positions over 8×8 source positions
             XCTAssertEqual(try XCTUnwrap(out.attention["down.2.fusions.0"]).shape, [2, 256, 256]) // factor 4: 16×16 positions
             let rowSums = try mid.sum(dim: -1)
-            XCTAssertLessThan(try (rowSums - 1.0).abs().max().item(), 1e-5)
+            XCTAssertLessThan(try (rowSums - 1.0).abs().max().item(), RoundingBound.float32(accumulatingChain: [64, 64], magnitude: 1)) // softmax's sum, then ours, over 64
 
-            func differs(_ e: Tensor) throws -> Bool { try maxAbsDiff(e, out.noise) > 1e-6 }
+            func differs(_ e: Tensor) throws -> Bool { try maxAbsDiff(e, out.noise) > 1e-6 }   // a change far above rounding (same code path, same threads)
             let srcFlipped = try model.encodeSource(b.source.flip([3]))
             XCTAssertTrue(try differs(model.predictNoise(noisy: b.noisy, timesteps: b.t, source: srcFlipped, render: b.render, coefficients: b.rho).noise), "source")
             XCTAssertTrue(try differs(model.predictNoise(noisy: b.noisy, timesteps: b.t, source: src, render: b.render * 0.5, coefficients: b.rho).noise), "render")
@@ -150,7 +150,7 @@ final class UNetTests: XCTestCase {
         try Torch.noGrad {
             let ea = try a(noisy: x.noisy, timesteps: x.t, source: x.source, render: x.render, coefficients: x.rho)
             let eb = try b(noisy: x.noisy, timesteps: x.t, source: x.source, render: x.render, coefficients: x.rho)
-            XCTAssertEqual(try maxAbsDiff(ea, eb), 0)
+            XCTAssertEqual(try maxAbsDiff(ea, eb), 0)   // exact: a save/load round trip, the same code on the same inputs
         }
         var other = TGDMConfig.small64
         other.variant = .featureConcat

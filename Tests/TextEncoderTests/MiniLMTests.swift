@@ -41,14 +41,20 @@ final class MiniLMTests: XCTestCase {
         print("MiniLM parity: worst cosine \(worst), max abs diff \(worstDiff) over \(texts.count) prompts")
         // docs/EMOA2E.md quotes the worst cosine 0.99999988 (1 − 1.2e-7: float32 rounding of a unit vector).
         XCTAssertGreaterThanOrEqual(worst, 0.9999997)
-        XCTAssertLessThan(worstDiff, 1e-6)   // measured 1.5e-7
+        // Float32 rounding through 6 layers (q/k/v 384, scores and weights over head size 32 and ≤ 16 tokens,
+        // output 384, MLP 384 and 1536, two layer norms 384), mean pooling and normalisation, relative to the
+        // unit vector's size: the ceiling on any ISA; measured 1.5e-7.
+        let layer = [384, 32, 16, 16, 384, 384, 1536, 384, 384]
+        let gate = RoundingBound.float32(accumulatingChain: Array(repeating: layer, count: 6).flatMap { $0 } + [16, 384], magnitude: 1)
+        print("MiniLM parity gate \(gate)")
+        XCTAssertLessThan(worstDiff, gate)
         // Padded batch: the attention mask must make padding irrelevant.
         let batch = try Torch.noGrad {
             try encoder.model.meanPooledEmbedding(ref.tensors["batch.ids"]!, attentionMask: ref.tensors["batch.mask"]!)
         }
         let batchDiff = try (batch - ref.tensors["batch.embeddings"]!).abs().max().item()
         print("MiniLM parity: padded batch max abs diff \(batchDiff)")
-        XCTAssertLessThan(batchDiff, 1e-6)
+        XCTAssertLessThan(batchDiff, gate)
     }
 
     func testJoyfulIsCloserToHappyThanToSad() throws {
@@ -66,13 +72,13 @@ final class MiniLMTests: XCTestCase {
         let e = try pretrained()
         let compound = try e.embed("happy+surprised")
         XCTAssertEqual(compound.shape, [1, 384])
-        XCTAssertEqual(try compound.norm().item(), 1, accuracy: 1e-5)
+        XCTAssertEqual(try compound.norm().item(), 1, accuracy: RoundingBound.float32(accumulating: 2 * 384, magnitude: 1)) // ‖z‖ and z/‖z‖
         // The compound lies between its parts.
         let h = try e.embed("happy"), s = try e.embed("surprised")
         let toHappy = try (compound * h).sum().item(), toSurprised = try (compound * s).sum().item()
         XCTAssertGreaterThan(toHappy, try (s * h).sum().item())
         XCTAssertGreaterThan(toSurprised, try (s * h).sum().item())
-        XCTAssertEqual(try e.embed(styles: ["happy", "surprised"]).floats(), try compound.floats())
+        XCTAssertEqual(try e.embed(styles: ["happy", "surprised"]).floats(), try compound.floats())   // exact: the same code path on the same prompts
         let unseen = try e.embed("flabbergasted-ish zorblax 🤯")
         XCTAssertTrue(try unseen.floats().allSatisfy { $0.isFinite })
     }
@@ -82,11 +88,11 @@ final class MiniLMTests: XCTestCase {
         let a = try e.embed("happy"), b = try e.embed("surprised")
         let expected = try l2Normalize((a + b) / 2)
         let got = try e.embed(" happy + surprised ")
-        XCTAssertLessThan(try (got - expected).abs().max().item(), 1e-6)
+        XCTAssertLessThan(try (got - expected).abs().max().item(), RoundingBound.float32(accumulating: 2 * 32, magnitude: 1)) // two renormalisations of a 32-d unit vector
         for prompt in ["unseenwordqq", "Ünïcödé", "a very very long prompt " + String(repeating: "x ", count: 400)] {
             let z = try e.embed(prompt)
             XCTAssertEqual(z.shape, [1, 32])
-            XCTAssertEqual(try z.norm().item(), 1, accuracy: 1e-5)
+            XCTAssertEqual(try z.norm().item(), 1, accuracy: RoundingBound.float32(accumulating: 2 * 32, magnitude: 1)) // ‖z‖ and z/‖z‖
         }
         XCTAssertThrowsError(try e.embed(""))
         XCTAssertThrowsError(try e.embed(String(repeating: "a", count: 2000)))

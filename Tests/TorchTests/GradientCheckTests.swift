@@ -279,7 +279,7 @@ final class GradientCheckTests: XCTestCase {
             return (p - m) / 2e-6
         }
         for j in 0..<3 {
-            XCTAssertEqual(g[j], numeric[j], accuracy: 1e-6)
+            XCTAssertEqual(g[j], numeric[j], accuracy: 1e-6)   // float64 central difference of x²: exact in h², rounding ≈ 2⁻⁵²·|x²|/h ≈ 3e-10
             XCTAssertGreaterThan(Swift.abs(numeric[j] - g[j] / 2), 1e-3)
         }
     }

@@ -103,10 +103,10 @@ final class ModuleTests: XCTestCase {
         XCTAssertEqual(meta["epoch"], "3")
         let sa = a.stateDict(), sb = b.stateDict()
         XCTAssertEqual(Set(sa.keys), Set(Self.expectedKeys))
-        for (k, t) in sa { try assertClose(XCTUnwrap(sb[k]), t, atol: 0, rtol: 0, k) }
+        for (k, t) in sa { try assertClose(XCTUnwrap(sb[k]), t, atol: 0, rtol: 0, k) }   // exact: a save/load round trip
         XCTAssertTrue(b.stem.weight.requiresGrad, "loading keeps parameters trainable")
         let x = try Tensor.randn([1, 4, 5, 5], generator: Generator(seed: 3))
-        try assertClose(b.blocks[0](x), a.blocks[0](x), atol: 0, rtol: 0, "same weights, same output")
+        try assertClose(b.blocks[0](x), a.blocks[0](x), atol: 0, rtol: 0, "same weights, same output")   // exact: the same code on equal weights
     }
 
     func testStrictLoadReportsMissingUnexpectedAndMismatchedKeys() throws {
@@ -157,7 +157,7 @@ final class ModuleTests: XCTestCase {
         let x = try Tensor.randn([4, 3], generator: g)
         seq.eval()
         let manual = try (seq.layers[3] as! Linear)((seq.layers[0] as! Linear)(x).relu())
-        try assertClose(seq(x), manual, atol: 0, rtol: 0, "Sequential in eval mode")
+        try assertClose(seq(x), manual, atol: 0, rtol: 0, "Sequential in eval mode")   // exact: the same layers called in the same order
         seq.train()
         XCTAssertTrue(seq.layers[2].training)
 

@@ -77,7 +77,7 @@ final class OptimizerTests: XCTestCase {
         try opt.update()
         // The first Adam step moves every coordinate by lr against the gradient's sign (up to eps).
         let v = try w.toArray(Double.self)
-        XCTAssertEqual(v[0], 0.9, accuracy: 1e-6)
+        XCTAssertEqual(v[0], 0.9, accuracy: 1e-6)   // the step's own offset lr·ε/(|g|+ε) ≤ 5e-8·… plus float64 rounding: 1e-6 is far above both
         XCTAssertEqual(v[1], -1.9, accuracy: 1e-6)
         XCTAssertEqual(w.dtype, .float64)
     }
@@ -88,14 +88,14 @@ final class OptimizerTests: XCTestCase {
         try ((a * Tensor([3, 0] as [Float])).sum() + (b * Tensor([0, 4] as [Float])).sum()).backward()
         // Gradients (3, 0) and (0, 4): global norm 5.
         let norm = try clipGradNorm([a, b], maxNorm: 1)
-        XCTAssertEqual(norm, 5, accuracy: 1e-5)
+        XCTAssertEqual(norm, 5, accuracy: 1e-5)   // √(9 + 16) in float32: exact or one ulp (5e-7); 1e-5 for the clip's float eps
         let scale = 1 / (5 + 1e-6)
         XCTAssertEqual(try a.grad!.floats()[0], Float(3 * scale), accuracy: 1e-6)
         XCTAssertEqual(try b.grad!.floats()[1], Float(4 * scale), accuracy: 1e-6)
         // Below the limit nothing changes.
         let before = try a.grad!.floats()
-        XCTAssertEqual(try clipGradNorm([a, b], maxNorm: 10), 1, accuracy: 1e-5)
-        XCTAssertEqual(try a.grad!.floats(), before)
+        XCTAssertEqual(try clipGradNorm([a, b], maxNorm: 10), 1, accuracy: 1e-5)   // as above, on (0.6, 0.8)
+        XCTAssertEqual(try a.grad!.floats(), before)   // exact: below the limit the gradients are not touched
     }
 
     final class Tiny: Module {
@@ -117,11 +117,11 @@ final class OptimizerTests: XCTestCase {
         try Torch.noGrad { try m.layer.weight.add_(1.0); try m.count.fill_(3) }
         for _ in 0..<3 { try ema.update(from: m) }
         let shadow = try ema.stateDict()["layer.weight"]!.toArray(Double.self)
-        for (s, w) in zip(shadow, w0) { XCTAssertEqual(s, w + 1 - 0.729, accuracy: 1e-5) }
-        XCTAssertEqual(try ema.stateDict()["count"]!.floats(), [3])
+        for (s, w) in zip(shadow, w0) { XCTAssertEqual(s, w + 1 - 0.729, accuracy: 1e-5) }   // three float32 lerps of values ≤ 2: ≤ 6u·2 ≈ 7e-7
+        XCTAssertEqual(try ema.stateDict()["count"]!.floats(), [3])   // exact: an integer count
         let target = try Tiny(seed: 2)
         try ema.copy(to: target)
-        try assertClose(target.layer.weight, ema.stateDict()["layer.weight"]!, atol: 0, rtol: 0, "EMA copied into a module")
+        try assertClose(target.layer.weight, ema.stateDict()["layer.weight"]!, atol: 0, rtol: 0, "EMA copied into a module")   // exact: a copy
         XCTAssertThrowsError(try ema.load(["layer.weight": Tensor.zeros([2, 2])]))
     }
 }
@@ -131,12 +131,12 @@ final class EMAWarmUpTests: XCTestCase {
         final class One: Module { let w: Tensor; init(_ v: Float) throws { w = try Tensor([v]).requiresGrad(true); super.init() } }
         let m = try One(0)
         let ema = try EMA(module: m, decay: 0.999)
-        XCTAssertEqual(ema.warmedUpDecay(step: 0), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(ema.warmedUpDecay(step: 0), 0.1, accuracy: 1e-12)   // (1 + step)/(10 + step) in double: a few ulps
         XCTAssertEqual(ema.warmedUpDecay(step: 10), 11.0 / 20.0, accuracy: 1e-12)
         XCTAssertEqual(ema.warmedUpDecay(step: 1_000_000), 0.999, accuracy: 1e-12)
         try Torch.noGrad { try m.w.fill_(1) }
         try ema.update(from: m, decay: ema.warmedUpDecay(step: 0))
-        XCTAssertEqual(try ema.shadow[0].1.item(), 0.9, accuracy: 1e-6)   // 0.1·0 + 0.9·1
+        XCTAssertEqual(try ema.shadow[0].1.item(), 0.9, accuracy: 1e-6)   // 0.1·0 + 0.9·1 in float32: 0.9 to ½ ulp (3e-8)
         XCTAssertThrowsError(try ema.update(from: m, decay: 1.5))
     }
 }

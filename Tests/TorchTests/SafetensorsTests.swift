@@ -34,7 +34,7 @@ final class SafetensorsTests: XCTestCase {
         let f = try Fixture.load("st_python")
         XCTAssertEqual(f.metadata, ["format": "pt", "note": "written by st.py"])
         let t = f.tensors
-        XCTAssertEqual(try t.required("f32").floats(), [1.5, -2.25, 3.0, 0.0, 1e-3, -7.5])
+        XCTAssertEqual(try t.required("f32").floats(), [1.5, -2.25, 3.0, 0.0, 1e-3, -7.5])   // exact: stored bytes of the same float32 literals
         XCTAssertEqual(try t.required("f32").shape, [2, 3])
         XCTAssertEqual(try t.required("f64").toArray(Double.self), [3.141592653589793, -1e300])
         XCTAssertEqual(try t.required("i64").toArray(Int64.self), [-(1 << 40), 7, 0])
@@ -42,7 +42,7 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(try t.required("u8").toArray(UInt8.self), [0, 255, 17])
         XCTAssertEqual(try t.required("bool").toArray(Bool.self), [true, false, true, true])
         XCTAssertEqual(try t.required("f16").dtype, .float16)
-        XCTAssertEqual(try t.required("f16").floats(), [0.5, -1.25, 2048])
+        XCTAssertEqual(try t.required("f16").floats(), [0.5, -1.25, 2048])   // exact: representable in float16
         XCTAssertEqual(try t.required("scalar").shape, [])
         XCTAssertEqual(try t.required("scalar").item(), 4)
         XCTAssertEqual(try t.required("empty").shape, [0, 3])
@@ -133,7 +133,7 @@ final class SafetensorsTests: XCTestCase {
         try Safetensors.save(["w": Tensor.zeros([3])], metadata: ["step": "8"], to: url) // overwrite
         let f = try Safetensors.load(url)
         XCTAssertEqual(f.metadata["step"], "8")
-        XCTAssertEqual(try f.tensors["w"]!.floats(), [0, 0, 0])
+        XCTAssertEqual(try f.tensors["w"]!.floats(), [0, 0, 0])   // exact: stored zeros
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: url.deletingLastPathComponent().path), ["w.safetensors"])
         XCTAssertThrowsError(try Safetensors.encode(["__metadata__": Tensor.ones([1])]))
     }

@@ -21,6 +21,11 @@ done
 # The targets whose tests compare floats against references or against another code path.
 filter='^(TorchTests|DiffusionTests|FaceModelTests|TextEncoderTests|TGDMModelTests|MetricsTests|EvaluationTests|FaceAnalysisTests|Audio2ExpressionTests|MediaTests|SyntheticFacesTests)\.'
 
+# CI's cell leaves out the slowest classes whose floats come from one code path or are behaviour (time, pairing,
+# video I/O, training recipes): about 60 of its 115 s.
+skip=()
+[ "$quick" = 2 ] && skip=(--skip '(PairedEvaluatorTests|FaceMetricsTests|DistributedTests|VideoTests|TGDMEvaluatorTests|EmoA2ERecipeTests|IdentityBehaviourTests|EmoA2ETrainerTests)')
+
 # isa blas threads
 if [ "$quick" = 2 ]; then
   cells=("SSE41 Sandybridge 2")
@@ -38,7 +43,7 @@ for cell in "${cells[@]}"; do
   env=(ONEDNN_MAX_CPU_ISA="$isa" DNNL_MAX_CPU_ISA="$isa" TGDM_THREADS="$threads" OMP_NUM_THREADS="$threads")
   [ "$blas" != default ] && env+=(OPENBLAS_CORETYPE="$blas")
   start=$(date +%s)
-  if env "${env[@]}" swift test --skip-build --filter "$filter" >"$logs/$name.log" 2>&1; then status=passed; else status=FAILED; failed+=("$name"); fi
+  if env "${env[@]}" swift test --skip-build --filter "$filter" "${skip[@]}" >"$logs/$name.log" 2>&1; then status=passed; else status=FAILED; failed+=("$name"); fi
   summary=$(grep -E "^\s*Executed [0-9]+ tests" "$logs/$name.log" | tail -1 | sed 's/^[[:space:]]*//')
   printf '%-26s %-6s %4ss  %s\n' "$name" "$status" "$(( $(date +%s) - start ))" "$summary"
   [ "$status" = FAILED ] && grep -E "error: |: error" "$logs/$name.log" | head -20

@@ -117,24 +117,24 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertEqual(Array(losses(r.stdout).prefix(2)), losses(one.stdout))
     }
 
-    /// A rank killed with SIGKILL mid-run: the other rank fails within seconds, saying which rank it is and why.
+    /// A rank killed with SIGKILL mid-run: the other rank fails, saying which rank it is and why — from the closed
+    /// connection, not the collective timeout, which is set to an hour so that only the first can end the run
+    /// before the 5-minute safety net (no time is measured against a threshold).
     func testKilledRankMakesTheOtherFailWithAClearError() throws {
         let dir = try Self.fixture()
         let port = try LocalLauncher.freePort()
         let ranks = try (0..<2).map { r in
             try BackgroundTGDM(Self.trainArgs(out: "killed", steps: 1000) + ["--threads", "1"], in: dir,
                                environment: ["MASTER_ADDR": "127.0.0.1", "MASTER_PORT": String(port), "WORLD_SIZE": "2", "RANK": String(r),
-                                             "TGDM_DIST_TIMEOUT": "120"], name: "rank\(r)")
+                                             "TGDM_DIST_TIMEOUT": "3600"], name: "rank\(r)")
         }
         defer { for p in ranks where p.process.isRunning { kill(p.process.processIdentifier, SIGKILL) } }
         XCTAssertTrue(ranks[0].wait(until: { ranks[0].output.contains("step 2/1000") }, timeout: 120), ranks[0].errors)
         kill(ranks[1].process.processIdentifier, SIGKILL)
         let killed = Date()
-        let status = ranks[0].exitStatus(timeout: 60)
-        let seconds = Date().timeIntervalSince(killed)
-        print(String(format: "rank 0 stopped %.2f s after rank 1 was killed", seconds))
-        XCTAssertEqual(status, 1)
-        XCTAssertLessThan(seconds, 30, "far below the 120 s collective timeout: the closed connection is noticed at once")
+        let status = ranks[0].exitStatus(timeout: 300)
+        print(String(format: "rank 0 stopped %.2f s after rank 1 was killed", Date().timeIntervalSince(killed)))
+        XCTAssertEqual(status, 1, "rank 0 must stop on the closed connection (its collective timeout is an hour)")
         let message = ranks[0].errors
         XCTAssertTrue(message.contains("error: [rank 0]") && message.contains("failed on rank 0 of 2") && message.contains("a peer process exited"), message)
     }

@@ -6,10 +6,11 @@ import Foundation
 /// so sums are added in different orders on different machines; a gate must allow for that and nothing more.
 ///
 /// The model is the probabilistic bound of Higham & Mary (2019, "A new approach to probabilistic rounding error
-/// analysis"): a sum of n terms in precision u has a relative error of at most λ·√n·u with probability
-/// 1 − 2·exp(−λ²/2)·n (λ = 4: about 3·10⁻⁴·n of failing on a given output, and far less in practice, since
-/// the errors of the two paths are correlated). Two orders of the same sum differ by at most twice one bound. A
-/// chain of layers adds the bound of each layer's accumulation, relative to the magnitude of what it produces.
+/// analysis"): a sum of n terms in precision u has a relative error of at most λ·√n·u with probability at least
+/// 1 − 2n·exp(−λ²/2) (λ = 4: a chance of about 7·10⁻⁴·n of failing on a given output, far less in practice, since
+/// rounding errors are not adversarial and those of the two paths are correlated). Two orders of the same sum
+/// differ by at most twice one bound. A chain of layers adds the bound of each layer's accumulation, relative to
+/// the magnitude of what it produces.
 public enum RoundingBound {
     /// u = 2⁻²⁴, the unit roundoff of float32.
     public static let float32UnitRoundoff = Double(Float.ulpOfOne) / 2

@@ -64,9 +64,8 @@ public final class FaceWarper: @unchecked Sendable {
     let renderer: FaceRenderer
     /// Triangles of the mouth interior (teeth, tongue, cavity: neither skin nor eyeball).
     let mouthTriangles: [Bool]
-    /// Per blink unit (eyeBlinkLeft, eyeBlinkRight when the model has them): its index in β and the triangles of
-    /// the eyelid it moves.
-    let eyelids: [(unit: Int, triangles: [Bool])]
+    /// Vertex indices of the 68 iBUG landmarks (eyelids are remapped from their projections).
+    let landmarkVertices: [Int]
     /// Triangles of the forehead: above the brows (iBUG landmarks 17–26) on the mean face, by more than 5% of the
     /// brow-to-chin height.
     let foreheadTriangles: [Bool]
@@ -84,17 +83,17 @@ public final class FaceWarper: @unchecked Sendable {
         /// lips pressed together), and stretching the few source pixels — eyelashes, the lip line — over it
         /// paints a dark smear. The generator fills it instead.
         public var minAreaRatio: Float = 0.12
-        /// An eyelid closed in the target by this much more blink than in the source is not valid: the source
-        /// lid of a fitted 3DMM never matches the photo's lid exactly, so where the model unfolds it the warp
-        /// samples the real eye (iris, lashes) and paints it over the closed lid.
-        public var blinkMargin: Float = 0.2
+        /// A closing eyelid takes the source's own lid skin, stretched (`EyelidMap`); off, it follows the 3DMM and
+        /// is not valid where that points into the real eye (the generator fills it).
+        public var stretchEyelids = true
         public init() {}
     }
     public var options = Options()
 
     public init(model: MorphableModel) throws {
         self.model = model
-        renderer = try FaceRenderer(model: model, options: RenderOptions(background: -1, renderGaze: false))
+        // Gaze on: the eyeballs turn with ω in both meshes, so the source's own iris and sclera follow the gaze.
+        renderer = try FaceRenderer(model: model, options: RenderOptions(background: -1, renderGaze: true))
         var interior = [Bool](repeating: false, count: model.vertexCount)
         if let skin = model.skinMask {
             let s = try skin.floats()
@@ -104,18 +103,8 @@ public final class FaceWarper: @unchecked Sendable {
         }
         let tri = model.triangleIndices
         mouthTriangles = (0..<(tri.count / 3)).map { t in (0..<3).contains { interior[Int(tri[3 * t + $0])] } }
-        // Eyelid vertices: moved by a blink unit by more than a quarter of its largest displacement.
-        let names = model.expressionNames, basis = try model.expressionBasis.contiguous().floats(), k = model.expressionBasis.size(1)
-        eyelids = try ["eyeBlinkLeft", "eyeBlinkRight"].compactMap { name in
-            guard let unit = names.firstIndex(of: name) else { return nil }
-            let moved = (0..<model.vertexCount).map { v in
-                (0..<3).map { c in basis[(3 * v + c) * k + unit] * basis[(3 * v + c) * k + unit] }.reduce(0, +).squareRoot()
-            }
-            guard let largest = moved.max(), largest > 0 else { return nil }
-            let lid = moved.map { $0 > 0.25 * largest }
-            return (unit, (0..<(tri.count / 3)).map { t in (0..<3).contains { lid[Int(tri[3 * t + $0])] } })
-        }
         let mean = try model.meanShape.floats(), landmarks = try model.landmarkIndices.toArray(Int64.self).map { Int($0) }
+        landmarkVertices = landmarks
         let browY = (17...26).map { mean[3 * landmarks[$0] + 1] }.reduce(0, +) / 10, chinY = mean[3 * landmarks[8] + 1]
         let limit = browY + 0.05 * (browY - chinY)
         foreheadTriangles = (0..<(tri.count / 3)).map { t in (0..<3).contains { mean[3 * Int(tri[3 * t + $0]) + 1] > limit } }
@@ -127,10 +116,23 @@ public final class FaceWarper: @unchecked Sendable {
         let vertices: [Float]
         let raster: Rasterization
         let pose: [Float]
-        let expression: [Float]
+        /// Its eyes (frames and lid curves) for the eyelids (`EyelidMap`).
+        let eyes: [EyelidMap.Eye?]
         /// Projected area of every triangle in the source crop (pixels²).
         let triangleAreas: [Float]
     }
+
+    /// Luminance in [0, 1] of a 1×3×h×w image in [-1, 1], resampled to size², row-major.
+    func luminance(_ image: Tensor, size: Int) throws -> [Float] {
+        try Torch.noGrad {
+            let resized = image.size(2) == size && image.size(3) == size ? image
+                : try F.interpolate(image, size: (size, size), mode: .bilinear(alignCorners: false))
+            return try ((resized.select(0, 0).mean([0]) + 1.0) * 0.5).contiguous().floats()
+        }
+    }
+
+    /// The landmarks among N = 1 projected vertices (x, y interleaved).
+    func landmarkPoints(_ q: [Float]) -> [Float] { landmarkVertices.flatMap { [q[2 * $0], q[2 * $0 + 1]] } }
 
     /// Projected areas of the model's triangles, from N = 1 projected vertices (x, y interleaved).
     func triangleAreas(_ q: [Float]) -> [Float] {
@@ -141,14 +143,18 @@ public final class FaceWarper: @unchecked Sendable {
         }
     }
 
-    public func prepare(source: Coefficients, size: Int) throws -> Source {
+    /// `image`: the source crop (1×3×h×w in [-1, 1], any size), so that closing lids start at the photo's own lash line
+    /// rather than the fitted model's.
+    public func prepare(source: Coefficients, size: Int, image: Tensor? = nil) throws -> Source {
         guard FaceRenderer.sizeRange.contains(size) else { throw FaceModelError.invalidArgument("warp size \(size) outside \(FaceRenderer.sizeRange)") }
         let src = try Torch.noGrad { try renderer.geometry(source.frame(0), camera: .deep3DFaceRecon(size: size)) }
         let projected = try src.projected.contiguous().floats()
         let raster = try Rasterizer.rasterize(pixels: projected, depth: src.depth.contiguous().floats(),
                                               triangles: model.triangleIndices, width: size, height: size)
         return Source(size: size, vertices: try src.vertices.contiguous().floats(), raster: raster, pose: try source.frame(0).pose.floats(),
-                      expression: try source.frame(0).expression.floats(), triangleAreas: triangleAreas(projected))
+                      eyes: EyelidMap.sourceEyes(landmarks: landmarkPoints(projected), luminance: try image.map { try luminance($0, size: size) },
+                                                 size: size),
+                      triangleAreas: triangleAreas(projected))
     }
 
     public func field(source: Coefficients, target: Coefficients, size: Int) throws -> FaceWarpField {
@@ -162,7 +168,7 @@ public final class FaceWarper: @unchecked Sendable {
         let v = model.vertexCount, n = target.batch, plane = size * size
         let sVert = source.vertices, sourceRaster = source.raster, sourcePose = source.pose
         let tPix = try tgt.projected.contiguous().floats(), tDepth = try tgt.depth.contiguous().floats()
-        let targetPose = try target.pose.floats(), targetExpression = try target.expression.contiguous().floats()
+        let targetPose = try target.pose.floats()
 
         var points = [Float](repeating: 0, count: n * plane * 2)
         var valid = [Float](repeating: 0, count: n * plane)
@@ -175,10 +181,8 @@ public final class FaceWarper: @unchecked Sendable {
             let px = Array(tPix[(b * v * 2)..<((b + 1) * v * 2)]), dz = Array(tDepth[(b * v)..<((b + 1) * v)])
             let raster = try Rasterizer.rasterize(pixels: px, depth: dz, triangles: tri, width: size, height: size)
             let targetAreas = triangleAreas(px)
-            var folded = targetAreas.indices.map { source.triangleAreas[$0] < options.minAreaRatio * targetAreas[$0] }
-            for lid in eyelids where targetExpression[b * source.expression.count + lid.unit] > source.expression[lid.unit] + options.blinkMargin {
-                for t in 0..<folded.count where lid.triangles[t] { folded[t] = true }
-            }
+            let folded = targetAreas.indices.map { source.triangleAreas[$0] < options.minAreaRatio * targetAreas[$0] }
+            let lids = EyelidMap(sourceEyes: source.eyes, targetLandmarks: landmarkPoints(px))
             // Face pixels: the same surface point on the source mesh.
             var faceDisp = [Float](repeating: 0, count: plane * 2)
             var faceMask = [Bool](repeating: false, count: plane)
@@ -198,19 +202,27 @@ public final class FaceWarper: @unchecked Sendable {
                 var X = [Float](repeating: 0, count: 3)
                 for c in 0..<3 { X[c] = w0 * sVert[3 * i0 + c] + w1 * sVert[3 * i1 + c] + w2 * sVert[3 * i2 + c] }
                 let d = dist - X[2]
-                let u = cx + f * X[0] / d, w = cy - f * X[1] / d
-                faceDisp[2 * p] = u - qx
-                faceDisp[2 * p + 1] = w - qy
-                faceMask[p] = true
+                var point = SIMD2<Float>(cx + f * X[0] / d, cy - f * X[1] / d)
                 let o = b * plane + p
                 face[o] = 1
                 if mouthTriangles[t] { mouth[o] = 1 }
                 if !foreheadTriangles[t] { inner[o] = 1 }
                 // Visible in the source: nothing nearer in the source z-buffer at that point.
-                let sx = Int(u.rounded(.down)), sy = Int(w.rounded(.down))
-                if !folded[t], sx >= 0, sy >= 0, sx < size, sy < size, d <= sourceRaster.depth[sy * size + sx] + options.depthTolerance {
-                    valid[o] = 1
+                let sx = Int(point.x.rounded(.down)), sy = Int(point.y.rounded(.down))
+                var ok = !folded[t] && sx >= 0 && sy >= 0 && sx < size && sy < size && d <= sourceRaster.depth[sy * size + sx] + options.depthTolerance
+                let pixel = SIMD2<Float>(qx, qy)
+                if options.stretchEyelids, let lid = lids.lidSource(pixel) {
+                    // A closing lid: the source's lid skin, blended into the 3DMM correspondence at the crease.
+                    point = point * (1 - lid.weight) + lid.point * lid.weight
+                    ok = ok || lid.weight > 0
+                } else if lids.inSourceOpening(point) && !lids.inTargetOpening(pixel) {
+                    // Skin in the target that the 3DMM takes from the real eye: the lashes and iris would show on it.
+                    ok = false
                 }
+                if ok { valid[o] = 1 }
+                faceDisp[2 * p] = point.x - qx
+                faceDisp[2 * p + 1] = point.y - qy
+                faceMask[p] = true
             }
             // Outside the face: rigid head motion + the spread residual, fading with the distance from the face.
             let outside = try extrapolate(faceDisp: faceDisp, faceMask: faceMask, size: size, camera: camera,

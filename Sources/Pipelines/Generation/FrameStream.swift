@@ -34,6 +34,8 @@ public final class FrameStream {
     private let identity: Tensor?
     /// The warp's source side, prepared on the first chunk.
     private var warpSource: FaceWarper.Source?
+    /// The source's mouth colours and lip opening, measured on the first chunk (reenactment).
+    private var mouthSource: (palette: MouthPalette, opening: Float)?
     private let configuration: PipelineConfiguration
     private let sampler: SamplerConfiguration
     private let progress: PipelineProgressHandler?
@@ -75,19 +77,34 @@ public final class FrameStream {
         let start = nextFrame, b = min(configuration.batchSize, count - nextFrame)
         let model = pipeline.generator
         let frames = try rho.frames(start, b)
-        let renders = try pipeline.renderGeometry(frames)
+        var renders = try pipeline.renderGeometry(frames)
         // The 3DMM correspondence of this chunk at the output size, and what the generator reads of it.
         let strength = configuration.startStrength ?? pipeline.bundle.defaultStartStrength
         let needsWarp = configuration.composition == .warp || model.config.sourceWarp || strength != nil
         var field: FaceWarpField? = nil, warped: Tensor? = nil, modelWarp: Tensor? = nil
         if needsWarp, let origin {
-            let source = try warpSource ?? pipeline.warper().prepare(source: origin.coefficients, size: configuration.outputSize)
+            let source = try warpSource ?? pipeline.warper().prepare(source: origin.coefficients, size: configuration.outputSize, image: origin.image)
             warpSource = source
             let f = try pipeline.warper().field(source: source, target: frames)
             field = f
             warped = try Torch.noGrad { try f.warp(origin.image) }
             let small = try f.resized(to: pipeline.modelSize)
             modelWarp = try Torch.noGrad { try small.generatorInput(origin.modelImage) }
+        }
+        // The drawn mouth interior (reenactment): in the composite, and in I_3d so the generator starts from it.
+        var mouth: MouthLayer? = nil, mouthOverride: [Float]? = nil
+        if field != nil, let origin, composer.swapTarget == nil {
+            let interior = try pipeline.mouthInterior()
+            let source = try mouthSource ?? (interior.palette(image: origin.image, coefficients: origin.coefficients),
+                                             interior.opening(origin.coefficients)[0])
+            mouthSource = source
+            let layer = try interior.layer(frames, size: configuration.outputSize, palette: source.palette)
+            mouth = layer
+            // Lips opened wider than the source's (by 2–6 % of the mouth width): the drawn interior, not the stretched one.
+            mouthOverride = layer.opening.map { min(max(($0 - source.opening - 0.02) / 0.04, 0), 1) }
+            // Drawn at the generator's size itself, so its input does not depend on the output size.
+            let small = try interior.layer(frames, size: pipeline.modelSize, palette: source.palette)
+            renders = try Torch.noGrad { try renders * (1.0 - small.coverage) + small.colour * small.coverage }
         }
         let conditioning = try Torch.noGrad {
             try model.prepare(source: sourceFeatures, render: model.config.usesRender ? renders.to(model.device) : nil,
@@ -114,7 +131,7 @@ public final class FrameStream {
         } catch DiffusionError.cancelled {
             throw PipelineError.cancelled
         }
-        let crops = try composer.compositeCrops(faces: faces, warped: warped, field: field)
+        let crops = try composer.compositeCrops(faces: faces, warped: warped, field: field, mouth: mouth, mouthOverride: mouthOverride)
         var out: [GeneratedFrame] = []
         for i in 0..<b {
             let driver: RGBImage?

@@ -22,6 +22,7 @@ public final class TalkingFacePipeline {
     public let portraits: PortraitLoader
     private var loadedEmoA2E: EmoA2E?
     private var loadedWarper: FaceWarper?
+    private var loadedMouthInterior: MouthInterior?
     private var loadedIdentityEncoder: FaceIdentityEncoder?
 
     public var generator: TGDMUNet { bundle.model }
@@ -64,6 +65,14 @@ public final class TalkingFacePipeline {
         let w = try FaceWarper(model: renderer.model)
         loadedWarper = w
         return w
+    }
+
+    /// The drawn mouth interior of the pipeline's face model.
+    public func mouthInterior() throws -> MouthInterior {
+        if let m = loadedMouthInterior { return m }
+        let m = try MouthInterior(renderer: renderer)
+        loadedMouthInterior = m
+        return m
     }
 
     /// The identity embedding z_id of a portrait's largest face (dlib 128-d, the stand-in for CurricularFace), for

@@ -8,7 +8,12 @@ public enum WarpCompositor {
     /// Reenactment: the warped source where usable; missing face (mouth interior, the far cheek) from the
     /// generator in the warp's colours; missing background (revealed behind the head, outside the crop)
     /// interpolated from the background around it. Invalid slivers thinner than a few pixels keep the warp.
-    public static func reenactment(generated: Tensor, warped: Tensor, field: FaceWarpField) throws -> Tensor {
+    /// With `mouth` (the drawn mouth interior and, per frame, `mouthOverride` in [0, 1]), the missing inside of the
+    /// lips is the drawn interior rather than the generator's; where the override is 1 (the lips open wider than the
+    /// source's), the drawn interior replaces even the warp there: the source's few interior pixels, stretched over a
+    /// wider opening, are the smeared teeth of issue #20.
+    public static func reenactment(generated: Tensor, warped: Tensor, field: FaceWarpField, mouth: MouthLayer? = nil,
+                                   mouthOverride: [Float]? = nil) throws -> Tensor {
         try Torch.noGrad {
             let radius = max(1, field.size / 96)
             let usable = try 1.0 - Compositing.opened(1.0 - field.valid, radius: radius)
@@ -16,8 +21,19 @@ public enum WarpCompositor {
             let fromGenerator = try Compositing.matchColours(generated, mask: field.face, to: warped, referenceMask: field.face * usable)
             let fromSurroundings = try Compositing.inpaint(warped, known: usable)
             let faceArea = try Compositing.softMask(Compositing.dilated(field.face, radius: radius), radius: radius)
-            let fill = try fromGenerator * faceArea + fromSurroundings * (1.0 - faceArea)
-            return try warped * m + fill * (1.0 - m)
+            var fill = try fromGenerator * faceArea + fromSurroundings * (1.0 - faceArea)
+            guard let mouth else { return try warped * m + fill * (1.0 - m) }
+            // The layer's edge, half a pixel inside the lips, blends into the lips over about a pixel. Missing pixels
+            // just outside the drawn contour (the model's lips and the contour differ by a pixel or two) are lip: the
+            // warped lips spread inwards, not the generator's colours.
+            let inside = try F.avgPool2d(F.pad(mouth.coverage, [1, 1, 1, 1], mode: .replicate), kernel: 3, stride: 1) * mouth.coverage
+            let rim = try Compositing.dilated(mouth.coverage, radius: 2 * radius) * (1.0 - mouth.coverage)
+            fill = try fromSurroundings * rim + fill * (1.0 - rim)
+            fill = try mouth.colour * inside + fill * (1.0 - inside)
+            let composite = try warped * m + fill * (1.0 - m)
+            let override = try Tensor(mouthOverride ?? [Float](repeating: 0, count: field.batch), shape: [field.batch, 1, 1, 1])
+            let replace = try inside * override
+            return try mouth.colour * replace + composite * (1.0 - replace)
         }
     }
 

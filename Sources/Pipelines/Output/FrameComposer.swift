@@ -36,14 +36,14 @@ struct FrameComposer {
 
     /// Composites a chunk: `faces` b×3×s×s from the generator; `warped`/`field` at the output size (nil for
     /// `.generator`). Returns the output crops b×3×S×S.
-    func compositeCrops(faces: Tensor, warped: Tensor?, field: FaceWarpField?) throws -> Tensor {
+    func compositeCrops(faces: Tensor, warped: Tensor?, field: FaceWarpField?, mouth: MouthLayer? = nil, mouthOverride: [Float]? = nil) throws -> Tensor {
         let generated = faces.size(-1) == size ? faces : try Torch.noGrad { try F.interpolate(faces, size: (size, size), mode: .bilinear(alignCorners: false)) }
         guard composition == .warp, let warped, let field else { return generated }
         if let target = swapTarget {
             if swapModel { return try WarpCompositor.swapModel(generated: generated, field: field, target: target) }
             return try WarpCompositor.swap(generated: generated, warpedIdentity: warped, field: field, target: target)
         }
-        return try WarpCompositor.reenactment(generated: generated, warped: warped, field: field)
+        return try WarpCompositor.reenactment(generated: generated, warped: warped, field: field, mouth: mouth, mouthOverride: mouthOverride)
     }
 
     /// The output picture of one composited crop (3×S×S).

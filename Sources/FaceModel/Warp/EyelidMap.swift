@@ -1,0 +1,213 @@
+import Foundation
+
+/// Where a closing eyelid's pixels come from (issue #20): the source's own upper-lid skin, stretched along the lid.
+///
+/// A 3DMM lid never lies exactly on the photo's lid, so the dense correspondence of a lid that closes further than in
+/// the source points into the real eye (iris, lashes) or at a band of folded skin a pixel or two high. Instead, each
+/// eye gets a frame of its own in both images: u runs from the outer to the inner corner, v down from the corner line,
+/// in eye widths. The lid is the band between a top curve (halfway from the corner line to the brow: crease and lid
+/// skin, which hardly move in a blink) and the lash line (the upper-lid landmarks). The target's band, grown by the
+/// closing lid, takes its pixels from the source's band at the same u: linearly stretched, except the last few
+/// hundredths of an eye width at the lash line, which keep their height, so the lashes stay a thin dark line at the
+/// lid's edge. Landmarks are the model's iBUG-68 points projected into each crop.
+struct EyelidMap {
+    /// iBUG-68 indices of one eye: corners, upper and lower lid points (outer to inner), brow (outer to inner).
+    struct EyeLandmarks {
+        let outer: Int, inner: Int
+        let upper: (Int, Int), lower: (Int, Int)
+        let brow: [Int]
+    }
+    /// The subject's right eye (image left) and left eye.
+    static let eyes = [EyeLandmarks(outer: 36, inner: 39, upper: (37, 38), lower: (41, 40), brow: [17, 18, 19, 20, 21]),
+                       EyeLandmarks(outer: 45, inner: 42, upper: (44, 43), lower: (46, 47), brow: [26, 25, 24, 23, 22])]
+
+    /// Where the lid's top curve lies between the corner line (0) and the brow (1).
+    static let creaseFraction: Float = 0.5
+    /// Height, in eye widths, of the lash line kept unstretched at the lid's edge (≈ 1.5 px for a 28 px eye).
+    static let lashHeight: Float = 0.055
+    /// A gap under the closed lash line narrower than this (eye widths) is covered by the lash line.
+    static let sliver: Float = 0.1
+    /// The lid is remapped once its lash line is lower than the source's by this much (eye widths), fully from twice it.
+    static let closingStart: Float = 0.03
+
+    /// One eye in one image: its frame and curves (v in eye widths, positive towards the mouth).
+    struct Eye {
+        let origin: SIMD2<Float>, axisU: SIMD2<Float>, axisV: SIMD2<Float>, width: Float
+        /// Upper and lower lid: v(u) = u(1 − u)(a + b·u), zero at both corners, through the two lid landmarks.
+        let upper: (a: Float, b: Float), lower: (a: Float, b: Float)
+        /// Brow: v(u) = c0 + c1·u + c2·u², least squares through the brow landmarks.
+        let brow: (Float, Float, Float)
+
+        init?(_ eye: EyeLandmarks, landmarks p: (Int) -> SIMD2<Float>) {
+            let o = p(eye.outer), i = p(eye.inner)
+            let w = ((i - o) * (i - o)).sum().squareRoot()
+            guard w > 2 else { return nil }
+            let axis = (i - o) / w
+            // "Down" points from the eyes towards the mouth whatever the roll: the brow lies on the other side.
+            var down = SIMD2<Float>(-axis.y, axis.x)
+            let browCentre = eye.brow.map(p).reduce(.zero, +) / Float(eye.brow.count)
+            if ((browCentre - o) * down).sum() > 0 { down = -down }
+            func local(_ q: SIMD2<Float>) -> (u: Float, v: Float) {
+                let d = q - o
+                return ((d * axis).sum() / w, (d * down).sum() / w)
+            }
+            func lid(_ a: SIMD2<Float>, _ b: SIMD2<Float>) -> (a: Float, b: Float)? {
+                let (u1, v1) = local(a), (u2, v2) = local(b)
+                guard u1 > 0.02, u1 < 0.98, u2 > 0.02, u2 < 0.98, abs(u2 - u1) > 0.05 else { return nil }
+                let r1 = v1 / (u1 * (1 - u1)), r2 = v2 / (u2 * (1 - u2))
+                let slope = (r2 - r1) / (u2 - u1)
+                return (r1 - slope * u1, slope)
+            }
+            guard let up = lid(p(eye.upper.0), p(eye.upper.1)), let low = lid(p(eye.lower.0), p(eye.lower.1)) else { return nil }
+            // Quadratic through the brow points (normal equations of a 3-parameter least squares).
+            var m = [[Float]](repeating: [0, 0, 0], count: 3), r: [Float] = [0, 0, 0]
+            for q in eye.brow.map(p) {
+                let (u, v) = local(q), basis: [Float] = [1, u, u * u]
+                for j in 0..<3 {
+                    r[j] += basis[j] * v
+                    for k in 0..<3 { m[j][k] += basis[j] * basis[k] }
+                }
+            }
+            guard let c = Self.solve3(m, r) else { return nil }
+            origin = o
+            axisU = axis
+            axisV = down
+            width = w
+            upper = up
+            lower = low
+            brow = (c[0], c[1], c[2])
+        }
+
+        init(origin: SIMD2<Float>, axisU: SIMD2<Float>, axisV: SIMD2<Float>, width: Float, upper: (a: Float, b: Float),
+             lower: (a: Float, b: Float), brow: (Float, Float, Float)) {
+            self.origin = origin
+            self.axisU = axisU
+            self.axisV = axisV
+            self.width = width
+            self.upper = upper
+            self.lower = lower
+            self.brow = brow
+        }
+
+        /// This eye with its upper lid fitted to the image's lash line: at each u, the strongest bright-to-dark step
+        /// going down (lid skin to lashes) within a quarter of an eye width above the model's lid and a tenth below
+        /// it. Nil when the steps are too weak or too scattered to trust (a closed or hidden eye, glare on glasses).
+        func onLashLine(luminance: [Float], size: Int) -> Eye? {
+            func sample(_ q: SIMD2<Float>) -> Float {
+                let x = min(max(q.x - 0.5, 0), Float(size - 1)), y = min(max(q.y - 0.5, 0), Float(size - 1))
+                let x0 = min(Int(x), size - 2), y0 = min(Int(y), size - 2), fx = x - Float(x0), fy = y - Float(y0)
+                let i = y0 * size + x0
+                let top: Float = luminance[i] * (1 - fx) + luminance[i + 1] * fx
+                let bottom: Float = luminance[i + size] * (1 - fx) + luminance[i + size + 1] * fx
+                return top * (1 - fy) + bottom * fy
+            }
+            let step: Float = 0.5 / width, reach = EyelidMap.lashHeight
+            var points: [(u: Float, v: Float)] = [], steps: [Float] = []
+            for u in stride(from: Float(0.2), through: 0.8, by: 0.1) {
+                var best: (v: Float, drop: Float) = (0, 0)
+                for v in stride(from: lash(u) - 0.25, through: lash(u) + 0.1, by: step) {
+                    let drop = sample(point(u: u, v: v - reach)) - sample(point(u: u, v: v + reach))
+                    if drop > best.drop { best = (v, drop) }
+                }
+                points.append((u, best.v))
+                steps.append(best.drop)
+            }
+            // A lash line is a step of several grey levels all along the lid (luminance in [0, 1]).
+            guard steps.sorted()[steps.count / 2] > 0.06 else { return nil }
+            // Least squares of v = u(1 − u)(a + b·u) through the steps' tops, the lash line's own height below them.
+            var m00: Float = 0, m01: Float = 0, m11: Float = 0, r0: Float = 0, r1: Float = 0
+            for (u, v) in points {
+                let g = u * (1 - u), y = v + EyelidMap.lashHeight
+                m00 += g * g; m01 += g * g * u; m11 += g * g * u * u; r0 += g * y; r1 += g * y * u
+            }
+            let det = m00 * m11 - m01 * m01
+            guard abs(det) > 1e-9 else { return nil }
+            let fitted = (a: (r0 * m11 - r1 * m01) / det, b: (m00 * r1 - m01 * r0) / det)
+            let residual = points.map { (u: Float, v: Float) -> Float in
+                let curve: Float = u * (1 - u) * (fitted.a + fitted.b * u)
+                return abs(curve - EyelidMap.lashHeight - v)
+            }.max() ?? 1
+            guard residual < 0.12 else { return nil }
+            return Eye(origin: origin, axisU: axisU, axisV: axisV, width: width, upper: fitted, lower: lower, brow: brow)
+        }
+
+        func local(_ q: SIMD2<Float>) -> (u: Float, v: Float) {
+            let d = q - origin
+            return ((d * axisU).sum() / width, (d * axisV).sum() / width)
+        }
+        func point(u: Float, v: Float) -> SIMD2<Float> { origin + (axisU * u + axisV * v) * width }
+        func lash(_ u: Float) -> Float { u * (1 - u) * (upper.a + upper.b * u) }
+        func lowerLid(_ u: Float) -> Float { u * (1 - u) * (lower.a + lower.b * u) }
+        func top(_ u: Float) -> Float { EyelidMap.creaseFraction * (brow.0 + brow.1 * u + brow.2 * u * u) }
+        /// Inside the eye opening (between the lids): what shows the eyeball in this image.
+        func inOpening(_ q: SIMD2<Float>) -> Bool {
+            let (u, v) = local(q)
+            return u > 0 && u < 1 && v > lash(u) && v < lowerLid(u)
+        }
+
+        /// Cramer's rule for a 3×3 system.
+        static func solve3(_ m: [[Float]], _ r: [Float]) -> [Float]? {
+            func det(_ a: [[Float]]) -> Float {
+                a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+                    + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0])
+            }
+            let d = det(m)
+            guard abs(d) > 1e-9 else { return nil }
+            return (0..<3).map { j in det(m.enumerated().map { row in row.element.enumerated().map { $0.offset == j ? r[row.offset] : $0.element } }) / d }
+        }
+    }
+
+    /// Per eye: the source and target frames (nil where the landmarks give no usable eye).
+    let pairs: [(source: Eye, target: Eye)]
+
+    /// `sourceEyes`: from `sourceEyes(landmarks:luminance:size:)`, once per source; `targetLandmarks`: 68 × (x, y)
+    /// interleaved, crop pixels.
+    init(sourceEyes: [Eye?], targetLandmarks t: [Float]) {
+        pairs = zip(Self.eyes, sourceEyes).compactMap { eye, source in
+            guard let a = source, let b = Eye(eye, landmarks: { SIMD2(t[2 * $0], t[2 * $0 + 1]) }) else { return nil }
+            return (a, b)
+        }
+    }
+
+    /// The source's eyes from its projected landmarks; with the source crop's luminance (S×S, row-major), each upper
+    /// lid is moved onto the photo's own lash line: the fitted 3DMM's lid misses it by a pixel or two, enough to
+    /// stretch the lashes or the iris over a closing lid.
+    static func sourceEyes(landmarks s: [Float], luminance: [Float]?, size: Int) -> [Eye?] {
+        eyes.map { eye in
+            guard let model = Eye(eye, landmarks: { SIMD2(s[2 * $0], s[2 * $0 + 1]) }) else { return nil }
+            guard let luminance else { return model }
+            return model.onLashLine(luminance: luminance, size: size) ?? model
+        }
+    }
+
+    /// Whether a source point lies in the source's eye opening (the real eyeball).
+    func inSourceOpening(_ q: SIMD2<Float>) -> Bool { pairs.contains { $0.source.inOpening(q) } }
+    /// Whether a target pixel lies in the target's eye opening.
+    func inTargetOpening(_ q: SIMD2<Float>) -> Bool { pairs.contains { $0.target.inOpening(q) } }
+
+    /// For a target pixel centre `q`: the source point of the stretched lid and its weight (1 inside the lid, falling
+    /// to 0 at the band's top where the 3DMM correspondence takes over), or nil outside every closing lid.
+    func lidSource(_ q: SIMD2<Float>) -> (point: SIMD2<Float>, weight: Float)? {
+        for (src, tgt) in pairs {
+            let (u, v) = tgt.local(q)
+            guard u > 0, u < 1 else { continue }
+            let topT = tgt.top(u), lashT = tgt.lash(u), topS = src.top(u), lashS = src.lash(u)
+            let heightT = lashT - topT, heightS = lashS - topS
+            // A lid nearly down on the lower lid also covers the sliver left between them: lash line there.
+            let bottomT = tgt.lowerLid(u) - lashT < Self.sliver ? max(lashT, tgt.lowerLid(u)) : lashT
+            guard v >= topT, v <= bottomT, heightS > 0, heightT > 0 else { continue }
+            let closing = smoothstep(Self.closingStart, 2 * Self.closingStart, lashT - lashS)
+            guard closing > 0 else { continue }
+            // The lash line keeps its height; the skin above it stretches over the rest. (Mirroring the skin band
+            // instead of stretching it, to keep its grain, repeats whatever lash or crease shadow the band holds.)
+            let lash = min(Self.lashHeight, 0.35 * heightS), below = max(0, lashT - v)
+            let vs: Float
+            if heightT <= lash { vs = lashS - below * heightS / heightT }
+            else if below <= lash { vs = lashS - below }
+            else { vs = topS + (v - topT) * (heightS - lash) / (heightT - lash) }
+            let fromTop = smoothstep(0, 0.25, (v - topT) / heightT)
+            return (src.point(u: u, v: min(vs, lashS)), closing * fromTop)
+        }
+        return nil
+    }
+}

@@ -25,6 +25,8 @@ struct EyelidMap {
     static let creaseFraction: Float = 0.5
     /// Height, in eye widths, of the lash line kept unstretched at the lid's edge (≈ 1.5 px for a 28 px eye).
     static let lashHeight: Float = 0.055
+    /// How far (eye widths) above the lash line the stretched skin ends.
+    static let lashClearance: Float = 0.05
     /// A gap under the closed lash line narrower than this (eye widths) is covered by the lash line.
     static let sliver: Float = 0.1
     /// The lid is remapped once its lash line is lower than the source's by this much (eye widths), fully from twice it.
@@ -200,11 +202,18 @@ struct EyelidMap {
             guard closing > 0 else { continue }
             // The lash line keeps its height; the skin above it stretches over the rest. (Mirroring the skin band
             // instead of stretching it, to keep its grain, repeats whatever lash or crease shadow the band holds.)
-            let lash = min(Self.lashHeight, 0.35 * heightS), below = max(0, lashT - v)
+            // Towards the corners the lashes thin out and the lash line found in the photo is least sure: the lash part
+            // tapers, and the skin stops short of it by `lashClearance` so no blurred lash is stretched with the skin.
+            let taper = min(1, 4 * u * (1 - u) / 0.75)
+            let lash = min(Self.lashHeight * taper, 0.35 * heightS), below = max(0, lashT - v)
+            // Near the corners the band is thin and lies on the lashes that fan out there: the clearance grows and the
+            // skin is taken from higher up (never from a band under a fifth of an eye width).
+            let skinEnd = lashS - lash - Self.lashClearance * (1 + 3 * (1 - taper))
+            let skinTop = min(topS, skinEnd - 0.2)
             let vs: Float
             if heightT <= lash { vs = lashS - below * heightS / heightT }
             else if below <= lash { vs = lashS - below }
-            else { vs = topS + (v - topT) * (heightS - lash) / (heightT - lash) }
+            else { vs = skinTop + (v - topT) * (skinEnd - skinTop) / (heightT - lash) }
             let fromTop = smoothstep(0, 0.25, (v - topT) / heightT)
             return (src.point(u: u, v: min(vs, lashS)), closing * fromTop)
         }

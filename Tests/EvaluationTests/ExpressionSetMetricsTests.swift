@@ -73,9 +73,9 @@ final class ExpressionSetMetricsTests: XCTestCase {
         for k in 0..<6 { l[42 + k] = eye[k] }
         // Outer lips 48–59 (clockwise from the left corner), inner 60–67 (60 left corner, 62 top centre, 66 bottom centre).
         let cy = 46.0, h = mouthGap / 2
-        let outer: [SIMD2<Double>] = [SIMD2(16, cy), SIMD2(22, cy - h - 6), SIMD2(28, cy - h - 7), SIMD2(32, cy - h - 6), SIMD2(36, cy - h - 7),
-                                      SIMD2(42, cy - h - 6), SIMD2(48, cy), SIMD2(42, cy + h + 7), SIMD2(36, cy + h + 8), SIMD2(32, cy + h + 8),
-                                      SIMD2(28, cy + h + 8), SIMD2(22, cy + h + 7)]
+        let outer: [SIMD2<Double>] = [SIMD2(16, cy), SIMD2(22, cy - h - 6), SIMD2(28, cy - h - 7), SIMD2(32, cy - h - 6),
+                                      SIMD2(36, cy - h - 7), SIMD2(42, cy - h - 6), SIMD2(48, cy), SIMD2(42, cy + h + 7),
+                                      SIMD2(36, cy + h + 8), SIMD2(32, cy + h + 8), SIMD2(28, cy + h + 8), SIMD2(22, cy + h + 7)]
         let inner: [SIMD2<Double>] = [SIMD2(19, cy), SIMD2(25, cy - h), SIMD2(32, cy - h), SIMD2(39, cy - h), SIMD2(45, cy),
                                       SIMD2(39, cy + h), SIMD2(32, cy + h), SIMD2(25, cy + h)]
         for k in 0..<12 { l[48 + k] = outer[k] }

@@ -17,7 +17,8 @@ final class ExpressionSetTests: XCTestCase {
         print(result.report.summary())
         for c in result.report.cells {
             print("expression set: \(c.portrait) × \(c.drive): " + c.metrics.map { m in
-                "\(m.name) " + (m.value.map { String(format: "%.3f", $0) } ?? "n/a") + (m.pass == true ? " ok" : m.pass == false ? " FAIL" : "")
+                let verdict = m.pass == true ? " ok" : m.pass == false ? " FAIL" : ""
+                return "\(m.name) " + (m.value.map { String(format: "%.3f", $0) } ?? "n/a") + verdict
             }.joined(separator: ", "))
         }
         return result

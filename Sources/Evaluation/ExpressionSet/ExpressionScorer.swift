@@ -145,7 +145,9 @@ public final class ExpressionScorer {
         return [(true, "left", asked.left, source.earLeft), (false, "right", asked.right, source.earRight)].map { left, side, closed, was in
             let ear = out.map { FaceGeometry.eyeAspectRatio(faceMesh: $0.imageLandmarks, leftEye: left) }
             let limit = Gate.closedEyeFraction * was
-            if closed { return .gated("eye.\(side).EAR", ear, gate: String(format: "< %.3f (half the source's %.3f)", limit, was)) { $0 < limit } }
+            if closed {
+                return .gated("eye.\(side).EAR", ear, gate: String(format: "< %.3f (half the source's %.3f)", limit, was)) { $0 < limit }
+            }
             return ExpressionMetric("eye.\(side).EAR", ear, gate: String(format: "reported (source %.3f)", was), pass: nil)
         }
     }
@@ -156,8 +158,8 @@ public final class ExpressionScorer {
     /// portrait's offset (its photo's gap minus the render of its own ρ), so only the motion is compared.
     func lipGap(_ cell: ExpressionCellInput, out: FaceMeasurement?, render: FaceMeasurement?,
                 source: ExpressionSourceReadout) -> [ExpressionMetric] {
-        var m = [ExpressionMetric("mouth.lipGap.model", FaceGeometry.ibugLipGap(cell.landmarks), gate: "reported (ρ̂'s iBUG 62–66 over 48–54)",
-                                  pass: nil)]
+        let model = FaceGeometry.ibugLipGap(cell.landmarks)
+        var m = [ExpressionMetric("mouth.lipGap.model", model, gate: "reported (ρ̂'s iBUG 62–66 over 48–54)", pass: nil)]
         m.append(ExpressionMetric("mouth.lipGap.render", render?.mouthOpening, gate: "reported (Face Mesh on ρ̂'s render)", pass: nil))
         guard let render, let sourceRender = source.render?.mouthOpening else {
             m.append(ExpressionMetric("mouth.lipGap", out?.mouthOpening, gate: "not gated: Face Mesh found no face in a render", pass: nil))
@@ -166,9 +168,11 @@ public final class ExpressionScorer {
         let offset = source.measurement.mouthOpening - sourceRender
         let asked = render.mouthOpening + offset
         let tolerance = Gate.lipGapRelative * max(asked, Gate.lipGapFloor)
-        m.append(ExpressionMetric("mouth.lipGap.asked", asked, gate: String(format: "reported (render %.3f %+.3f photo offset)", render.mouthOpening,
-                                                                              offset), pass: nil))
-        m.append(.gated("mouth.lipGap", out?.mouthOpening, gate: String(format: "%.3f ± %.3f", asked, tolerance)) { abs($0 - asked) <= tolerance })
+        let how = String(format: "reported (render %.3f %+.3f photo offset)", render.mouthOpening, offset)
+        m.append(ExpressionMetric("mouth.lipGap.asked", asked, gate: how, pass: nil))
+        m.append(.gated("mouth.lipGap", out?.mouthOpening, gate: String(format: "%.3f ± %.3f", asked, tolerance)) {
+            abs($0 - asked) <= tolerance
+        })
         return m
     }
 
@@ -189,7 +193,8 @@ public final class ExpressionScorer {
                             lab: LabImage) -> [ExpressionMetric] {
         var m: [ExpressionMetric] = []
         for (left, side, closed) in [(true, "left", asked.left), (false, "right", asked.right)] where closed {
-            let lid = PixelRegion.polygon(FaceGeometry.ibugEye(leftEye: left).map { openEyeLandmarks[$0] }, width: lab.width, height: lab.height)
+            let opening = FaceGeometry.ibugEye(leftEye: left).map { openEyeLandmarks[$0] }
+            let lid = PixelRegion.polygon(opening, width: lab.width, height: lab.height)
             let skin = FaceGeometry.skinBelowEye(openEyeLandmarks, leftEye: left, width: lab.width, height: lab.height)
             let dE = lab.mean(lid).flatMap { a in lab.mean(skin).map { CIELab.deltaE(a, $0) } }
             let texture = lab.texture(lid).flatMap { a in lab.texture(skin).flatMap { $0 > 0 ? a / $0 : nil } }
@@ -217,9 +222,8 @@ public final class ExpressionScorer {
         let teeth = light.suffix(quarter).reduce(0, +) / Double(quarter)
         let lipL = lab.mean(lips)?.x
         m.append(.gated("mouth.teeth", lipL.map { teeth - $0 }, gate: String(format: "L* %.1f − lips' > 0", teeth)) { $0 > 0 })
-        m.append(.gated("mouth.cavity", lipL.map { min($0, teeth) - cavity }, gate: String(format: "min(lips, teeth) − L* %.1f > 0", cavity)) {
-            $0 > 0
-        })
+        let cavityGate = String(format: "min(lips, teeth) − L* %.1f > 0", cavity)
+        m.append(.gated("mouth.cavity", lipL.map { min($0, teeth) - cavity }, gate: cavityGate) { $0 > 0 })
         return m
     }
 }

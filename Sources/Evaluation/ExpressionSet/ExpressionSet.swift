@@ -12,7 +12,8 @@ public enum ExpressionSet {
         let photos = [ExpressionPortrait(photo: "astronaut.png", variant: .original),
                       ExpressionPortrait(photo: "grace_hopper.jpg", variant: .original)]
         guard all else { return photos }
-        return photos + [ExpressionPortrait.Variant.relit, .turned, .smaller].flatMap { v in photos.map { ExpressionPortrait(photo: $0.photo, variant: v) } }
+        let variants: [ExpressionPortrait.Variant] = [.relit, .turned, .smaller]
+        return photos + variants.flatMap { v in photos.map { ExpressionPortrait(photo: $0.photo, variant: v) } }
     }
 }
 

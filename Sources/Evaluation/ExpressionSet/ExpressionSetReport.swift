@@ -45,7 +45,9 @@ public struct ExpressionSetReport: Codable {
         s += "\n## Gates\n\n"
         var seen = Set<String>()
         for c in cells {
-            for m in c.metrics where m.pass != nil && seen.insert(m.name).inserted { s += "- `\(m.name)`: e.g. \(m.gate) (\(c.portrait) × \(c.drive))\n" }
+            for m in c.metrics where m.pass != nil && seen.insert(m.name).inserted {
+                s += "- `\(m.name)`: e.g. \(m.gate) (\(c.portrait) × \(c.drive))\n"
+            }
         }
         return s
     }

@@ -26,13 +26,16 @@ struct EvalExpressionsCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             try runtime.apply()
-            let dir = URL(fileURLWithPath: output)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let folder = try inputURL(samples)
             let runner = ExpressionSetRunner(pipeline: try TalkingFacePipeline(model: model.map(inputURL)), scorer: try ExpressionScorer(),
-                                             samples: try inputURL(samples))
+                                             samples: folder)
+            runner.seed = runtime.seed
             let set = ExpressionSet.portraits(all: portraits == .all)
             let bar = ProgressBar("expressions", total: set.count * ExpressionDrive.allCases.count)
             let result = try runner.run(portraits: set) { done, _, cell in bar.update(done, status: cell) }
+            // Written only once every cell ran: a failed run leaves no partial folder.
+            let dir = URL(fileURLWithPath: output)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try result.report.write(to: dir)
             try result.grid().write(to: dir.appendingPathComponent("grid.png"))
             print(result.report.summary())

@@ -13,6 +13,8 @@ public final class ExpressionSetRunner {
     public let scorer: ExpressionScorer
     /// The folder with astronaut.png, grace_hopper.jpg and driving.png (+ its coefficient sidecar).
     public let samples: URL
+    /// Seed of the sampler's noise (`PipelineConfiguration.seed`).
+    public var seed: UInt64 = 0
     private var drivers: [String: Portrait] = [:]
 
     public struct Row {
@@ -59,7 +61,7 @@ public final class ExpressionSetRunner {
         "Drives: Samples/driving.png; a real photo showing its teeth (astronaut.png, mirrored for the astronaut's own rows); "
             + "edits of the source's fitted ρ (blink units 1; jawOpen 0.3/0.6/0.9; mouthSmileLeft/Right 0.8; mouthPucker 0.8; "
             + "yaw ±25°, pitch ±15°).",
-        "Each cell is the pipeline's 256² face crop (framing crop, warp composition, the shipped model and its sampler, seed 0).",
+        "Each cell is the pipeline's 256² face crop (framing crop, warp composition, the model's own sampler, seed 0 unless --seed).",
     ]
 
     func row(_ p: ExpressionPortrait, drives: [ExpressionDrive], progress: (Int, String) -> Void) throws -> Row {
@@ -67,7 +69,9 @@ public final class ExpressionSetRunner {
         let photo = try RGBImage(contentsOf: samples.appendingPathComponent(p.photo))
         let source = try pipeline.portraits.estimate(frame: p.image(from: photo), name: p.name)
         let crop = try source.cropImage(size: size)
-        let sourceRender = try Torch.noGrad { try RGBImage(tensor: pipeline.renderer.render(source.coefficients, width: size, height: size).image) }
+        let sourceRender = try Torch.noGrad {
+            try RGBImage(tensor: pipeline.renderer.render(source.coefficients, width: size, height: size).image)
+        }
         let readout = try scorer.readSource(crop, render: sourceRender, name: p.name)
         let rhoS = try source.coefficients.tensor.squeeze(0).floats()
         let names = pipeline.renderer.model.expressionNames
@@ -84,6 +88,7 @@ public final class ExpressionSetRunner {
         config.framing = .crop
         config.outputSize = size
         config.batchSize = drives.count
+        config.seed = seed
         // One job for the row when each frame is conditioned on its own ρ̂ alone; a model with a temporal window
         // would read its neighbours' drives, so it gets one job per cell.
         let jobs = pipeline.generator.config.temporalRadius == 0 ? [rows] : rows.map { [$0] }
@@ -99,7 +104,8 @@ public final class ExpressionSetRunner {
         var cells: [ExpressionCellScore] = []
         for (k, d) in drives.enumerated() {
             let rho = try Coefficients(Tensor(rhoHat[k], shape: [1, Coefficients.count]))
-            let open = try Coefficients(Tensor(ExpressionDrive.openEyes(rhoHat[k], source: rhoS, expressionNames: names), shape: [1, Coefficients.count]))
+            let openEyes = ExpressionDrive.openEyes(rhoHat[k], source: rhoS, expressionNames: names)
+            let open = try Coefficients(Tensor(openEyes, shape: [1, Coefficients.count]))
             let inSourcePose = try rho.replacing(.pose, with: source.coefficients.pose)
             let (mouthRender, landmarks, openLandmarks) = try Torch.noGrad {
                 let mouth = try RGBImage(tensor: pipeline.renderer.render(inSourcePose, width: size, height: size).image)

@@ -133,8 +133,8 @@ final class ExpressionSetMetricsTests: XCTestCase {
 
     func testGreenTeethFailAndAPaintedMouthPasses() throws {
         let l = landmarks()
-        let inner = PixelRegion.polygon((60...67).map { l[$0] }, width: 64, height: 64)
-        let lips = PixelRegion.polygon((48...59).map { l[$0] }, width: 64, height: 64).subtracting(inner)
+        let inner = FaceGeometry.innerMouth(l, width: 64, height: 64)
+        let lips = FaceGeometry.outerMouth(l, width: 64, height: 64).subtracting(inner)
         var green = try skin(64)
         fill(&green, lips, (170, 80, 90))
         fill(&green, inner, (150, 175, 150))
@@ -156,6 +156,19 @@ final class ExpressionSetMetricsTests: XCTestCase {
         XCTAssertEqual(ExpressionScorer.mouth(landmarks: l, lab: LabImage(dull)).first { $0.name == "mouth.teeth" }?.pass, false)
         // A closed mouth has no inner pixels to score.
         XCTAssertEqual(ExpressionScorer.mouth(landmarks: landmarks(mouthGap: 0), lab: LabImage(painted)).compactMap(\.pass), [])
+    }
+
+    func testInnerMouthIgnoresFoldedLowerInnerLipPoints() {
+        var l = landmarks()
+        let straight = FaceGeometry.innerMouth(l, width: 64, height: 64)
+        // The model's 65 and 67 below the outer lower lip (as on the astronaut's fit): the opening stays inside the lips.
+        l[65].y = 60
+        l[67].y = 62
+        let folded = FaceGeometry.innerMouth(l, width: 64, height: 64)
+        XCTAssertEqual(folded, straight)
+        let outer = Set(FaceGeometry.outerMouth(l, width: 64, height: 64).pixels)
+        XCTAssertTrue(folded.pixels.allSatisfy { outer.contains($0) })
+        XCTAssertGreaterThan(folded.count, 100, "a 10 px gap over 26 px of width")
     }
 
     // MARK: the set

@@ -204,10 +204,10 @@ public final class ExpressionScorer {
         return m
     }
 
-    /// The inner mouth (ρ̂'s 60–67) and the lips (48–59 less the inner mouth). Teeth and cavity are the lightest and
+    /// The inner mouth (`FaceGeometry.innerMouth` of ρ̂) and the lips (48–59 less the inner mouth). Teeth and cavity are the lightest and
     /// the darkest quarter of the inner mouth's L*: an open mouth shows both, and neither may be green.
     public static func mouth(landmarks l: [SIMD2<Double>], lab: LabImage) -> [ExpressionMetric] {
-        let inner = PixelRegion.polygon((60...67).map { l[$0] }, width: lab.width, height: lab.height)
+        let inner = FaceGeometry.innerMouth(l, width: lab.width, height: lab.height)
         guard inner.count >= Gate.mouthPixels else {
             return [ExpressionMetric("mouth.green", nil, gate: "not gated: \(inner.count) inner-mouth pixels", pass: nil)]
         }
@@ -215,7 +215,7 @@ public final class ExpressionScorer {
             $0 < Gate.greenFraction
         }]
         guard FaceGeometry.ibugLipGap(l) > Gate.teethGap else { return m }
-        let lips = PixelRegion.polygon((48...59).map { l[$0] }, width: lab.width, height: lab.height).subtracting(inner)
+        let lips = FaceGeometry.outerMouth(l, width: lab.width, height: lab.height).subtracting(inner)
         let light = lab.lightness(inner).sorted()
         let quarter = max(1, light.count / 4)
         let cavity = light.prefix(quarter).reduce(0, +) / Double(quarter)

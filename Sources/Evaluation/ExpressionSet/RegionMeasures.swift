@@ -64,6 +64,12 @@ public struct PixelRegion: Sendable, Equatable {
         return inside
     }
 
+    /// The pixels in both.
+    public func intersecting(_ other: PixelRegion) -> PixelRegion {
+        let kept = Set(other.pixels)
+        return PixelRegion(width: width, height: height, pixels: pixels.filter { kept.contains($0) })
+    }
+
     /// These pixels less those of `other`.
     public func subtracting(_ other: PixelRegion) -> PixelRegion {
         let removed = Set(other.pixels)
@@ -166,6 +172,38 @@ public enum FaceGeometry {
         let top = lowerLid.map { $0 + SIMD2(0, 0.1 * eyeHeight) }
         let polygon = top + top.reversed().map { $0 + drop }
         return PixelRegion.polygon(polygon, width: width, height: height)
+    }
+
+    /// The mouth opening of iBUG-68 points: the inner-lip corners (60, 64), the upper inner lip (61–63), the lower inner
+    /// lip's centre (66), and in place of 65 and 67 the points under 63 and 61 on the parabola through 60, 66 and 64
+    /// (in the mouth's own axis), all inside the outer lip contour (48–59). The morphable model's 65 and 67 fold below
+    /// its outer lower lip (on the astronaut's fit: 65 at y 184 and 67 at 191 under 55 at 180 and 59 at 177, in a 256²
+    /// crop), which made 60–67 a self-crossing polygon reaching into the chin.
+    public static func innerMouth(_ l: [SIMD2<Double>], width: Int, height: Int) -> PixelRegion {
+        let a = l[60], b = l[64], axis = b - a
+        let length2 = (axis * axis).sum()
+        var polygon = [60, 61, 62, 63, 64].map { l[$0] }
+        if length2 > 0 {
+            let normal = SIMD2(-axis.y, axis.x) / length2.squareRoot()
+            func local(_ p: SIMD2<Double>) -> (u: Double, v: Double) { (((p - a) * axis).sum() / length2, ((p - a) * normal).sum()) }
+            let m = local(l[66])
+            // v(u) = v_m · u(1 − u) / (u_m(1 − u_m)): zero at the corners, through 66.
+            let k = m.u > 0.05 && m.u < 0.95 ? m.v / (m.u * (1 - m.u)) : 0
+            for upper in [63, 61] {
+                let u = min(max(local(l[upper]).u, 0), 1)
+                let v = k * u * (1 - u)
+                polygon.append(a + axis * u + normal * v)
+                if upper == 63 { polygon.append(l[66]) }
+            }
+        } else {
+            polygon.append(l[66])
+        }
+        return PixelRegion.polygon(polygon, width: width, height: height).intersecting(outerMouth(l, width: width, height: height))
+    }
+
+    /// The outer lip contour (48–59): lips and opening.
+    public static func outerMouth(_ l: [SIMD2<Double>], width: Int, height: Int) -> PixelRegion {
+        PixelRegion.polygon((48...59).map { l[$0] }, width: width, height: height)
     }
 
     /// Inner-lip gap (62 ↔ 66) over mouth width (48 ↔ 54) of iBUG-68 points.

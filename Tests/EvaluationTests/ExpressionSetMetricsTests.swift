@@ -138,7 +138,7 @@ final class ExpressionSetMetricsTests: XCTestCase {
         var green = try skin(64)
         fill(&green, lips, (170, 80, 90))
         fill(&green, inner, (150, 175, 150))
-        let failed = ExpressionScorer.mouth(landmarks: l, lab: LabImage(green))
+        let failed = ExpressionScorer.mouth(landmarks: l, lab: LabImage(green), showsTeeth: true)
         XCTAssertEqual(failed.first?.name, "mouth.green")
         XCTAssertEqual(failed.first?.value ?? 0, 1, accuracy: 1e-12, "every pixel of a green mouth is green")
         XCTAssertEqual(failed.first?.pass, false)
@@ -146,16 +146,18 @@ final class ExpressionSetMetricsTests: XCTestCase {
         // Teeth in the upper half, a dark red cavity below: lighter than the lips, darker than both, nothing green.
         var painted = green
         for p in inner.pixels { painted.setPixel(x: p % 64, y: p / 64, p / 64 < 46 ? (235, 225, 210) : (60, 20, 25)) }
-        let passed = ExpressionScorer.mouth(landmarks: l, lab: LabImage(painted))
+        let passed = ExpressionScorer.mouth(landmarks: l, lab: LabImage(painted), showsTeeth: true)
         XCTAssertEqual(passed.map(\.name), ["mouth.green", "mouth.teeth", "mouth.cavity"])
         XCTAssertEqual(passed.map(\.pass), [true, true, true], "\(passed)")
 
         // Grey "teeth" darker than the lips fail the teeth gate.
         var dull = green
         fill(&dull, inner, (90, 80, 80))
-        XCTAssertEqual(ExpressionScorer.mouth(landmarks: l, lab: LabImage(dull)).first { $0.name == "mouth.teeth" }?.pass, false)
+        XCTAssertEqual(ExpressionScorer.mouth(landmarks: l, lab: LabImage(dull), showsTeeth: true).first { $0.name == "mouth.teeth" }?.pass, false)
+        XCTAssertEqual(ExpressionScorer.mouth(landmarks: l, lab: LabImage(dull), showsTeeth: false).map(\.name), ["mouth.green"],
+                       "no teeth are asked of a render that shows none")
         // A closed mouth has no inner pixels to score.
-        XCTAssertEqual(ExpressionScorer.mouth(landmarks: landmarks(mouthGap: 0), lab: LabImage(painted)).compactMap(\.pass), [])
+        XCTAssertEqual(ExpressionScorer.mouth(landmarks: landmarks(mouthGap: 0), lab: LabImage(painted), showsTeeth: true).compactMap(\.pass), [])
     }
 
     func testInnerMouthIgnoresFoldedLowerInnerLipPoints() {

@@ -97,7 +97,9 @@ public final class ExpressionScorer {
         public static let lidTexture = 0.6
         /// Inner-mouth pixels with a* < 0.
         public static let greenFraction = 0.02
-        /// The render shows teeth: ρ̂'s inner-lip gap over its mouth width.
+        /// The render shows teeth: the asked inner-lip gap (`mouth.lipGap.asked`, Face Mesh's 13–14 over 61–291) above
+        /// this. ρ̂'s own 62 ↔ 66 cannot say it: the model's inner lips do not meet (Grace Hopper's closed mouth measures
+        /// 0.095 there, more than the astronaut's smile with teeth showing, 0.066).
         public static let teethGap = 0.04
         /// Fewer inner-mouth pixels than this: no mouth metrics (a closed mouth).
         public static let mouthPixels = 20
@@ -132,11 +134,14 @@ public final class ExpressionScorer {
         metrics.append(.gated("identity", identity, gate: "< \(Gate.identity)") { $0 < Gate.identity })
 
         metrics += eyes(cell, out: out, source: source)
-        metrics += lipGap(cell, out: out, render: mouthRender, source: source)
+        let lip = lipGap(cell, out: out, render: mouthRender, source: source)
+        metrics += lip
         metrics += pose(cell, out: out, source: source)
         let lab = LabImage(cell.output)
         metrics += Self.lids(closedEyes: cell.drive.closedEyes, openEyeLandmarks: cell.openEyeLandmarks, lab: lab)
-        metrics += Self.mouth(landmarks: cell.landmarks, lab: lab)
+        // Without a reading of the render, ρ̂'s own gap decides (an over-estimate for closed mouths, see `Gate.teethGap`).
+        let asked = lip.first { $0.name == "mouth.lipGap.asked" }?.value ?? FaceGeometry.ibugLipGap(cell.landmarks)
+        metrics += Self.mouth(landmarks: cell.landmarks, lab: lab, showsTeeth: asked > Gate.teethGap)
         return ExpressionCellScore(portrait: cell.portrait, drive: cell.drive.rawValue, metrics: metrics)
     }
 
@@ -206,7 +211,7 @@ public final class ExpressionScorer {
 
     /// The inner mouth (`FaceGeometry.innerMouth` of ρ̂) and the lips (48–59 less the inner mouth). Teeth and cavity are the lightest and
     /// the darkest quarter of the inner mouth's L*: an open mouth shows both, and neither may be green.
-    public static func mouth(landmarks l: [SIMD2<Double>], lab: LabImage) -> [ExpressionMetric] {
+    public static func mouth(landmarks l: [SIMD2<Double>], lab: LabImage, showsTeeth: Bool) -> [ExpressionMetric] {
         let inner = FaceGeometry.innerMouth(l, width: lab.width, height: lab.height)
         guard inner.count >= Gate.mouthPixels else {
             return [ExpressionMetric("mouth.green", nil, gate: "not gated: \(inner.count) inner-mouth pixels", pass: nil)]
@@ -214,7 +219,7 @@ public final class ExpressionScorer {
         var m = [ExpressionMetric.gated("mouth.green", lab.greenFraction(inner), gate: "< \(Gate.greenFraction) of \(inner.count) px") {
             $0 < Gate.greenFraction
         }]
-        guard FaceGeometry.ibugLipGap(l) > Gate.teethGap else { return m }
+        guard showsTeeth else { return m }
         let lips = FaceGeometry.outerMouth(l, width: lab.width, height: lab.height).subtracting(inner)
         let light = lab.lightness(inner).sorted()
         let quarter = max(1, light.count / 4)

@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "SyntheticFacesTests", dependencies: ["SyntheticFaces", "FaceModel", "Torch"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "TGDMModel", "FaceModel", "Media", "Diffusion", "Torch",
                                                       "FaceAnalysis", "Evaluation", "Audio2Expression"]),
-        .testTarget(name: "TGDMCLITests", dependencies: ["TGDMCLI", "Pipelines", "TGDMModel", "Torch", "Media", "FaceModel", "SyntheticFaces"], exclude: ["BadInputs"]),
+        .testTarget(name: "TGDMCLITests", dependencies: ["TGDMCLI", "Pipelines", "Evaluation", "TGDMModel", "Torch", "Media", "FaceModel", "SyntheticFaces"], exclude: ["BadInputs"]),
         .testTarget(name: "FaceAnalysisTests", dependencies: ["FaceAnalysis", "FaceModel", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Media", "Torch"], resources: [.copy("Fixtures")]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Torch"]),

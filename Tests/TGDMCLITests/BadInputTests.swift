@@ -103,6 +103,8 @@ final class BadInputTests: XCTestCase {
             Case(["sample", "--checkpoint", bad("empty.safetensors"), "--data", bad("empty.safetensors"), "-o", "out.png"]),
             Case(["eval", "tgdm", "--checkpoint", bad("lying-header.safetensors"), "--data", bad("empty.safetensors"), "-o", "r.json"]),
             Case(["eval", "export", "--checkpoint", bad("wrong-shape-coeffs.safetensors"), "-o", "m.safetensors"]),
+            Case(["eval", "expressions", "--samples", "/nonexistent-tgdm-samples", "-o", "expressions"], "no such file"),
+            Case(["eval", "expressions", "--samples", samples.path, "--model", bad("lying-header.safetensors"), "-o", "expressions"]),
             // Speech synthesis.
             Case(["speak", "...", "-o", "s.wav"], "no speakable words"),
             Case(["speak", "hello", "--rate", "100000", "-o", "s.wav"], "rate"),

@@ -58,6 +58,33 @@ public enum PipelineBenchmark {
                            Double(frames) / now, Double(frames) / before, before / now))
             }
         }
+        try mouthAndEyelidCost(pipeline, source: source, video: samples.appendingPathComponent("driving_video.mp4"), frames: n, log: log)
+    }
+
+    /// What the drawn mouth interior and the stretched eyelids (issue #20) add per frame at 256², timed side by side
+    /// with the warp field they extend: the field with and without the eyelid map, the mouth layer at 256² and at the
+    /// generator's size, and the palette (once per job).
+    static func mouthAndEyelidCost(_ pipeline: TalkingFacePipeline, source: Portrait, video: URL, frames n: Int, log: (String) -> Void) throws {
+        let stream = try pipeline.frames(for: .reenact(source: source, driver: .video(VideoDriver(url: video, maxFrames: n))))
+        let rho = stream.rho
+        let warper = try FaceWarper(model: pipeline.renderer.model), interior = try pipeline.mouthInterior()
+        let image = try source.image(size: 256)
+        func time(_ body: () throws -> Void) rethrows -> Double {
+            let t0 = Date()
+            try body()
+            return Date().timeIntervalSince(t0) * 1000 / Double(rho.batch)
+        }
+        let prepared = try warper.prepare(source: source.coefficients, size: 256, image: image)
+        let withLids = try time { _ = try warper.field(source: prepared, target: rho) }
+        warper.options.stretchEyelids = false
+        let without = try time { _ = try warper.field(source: prepared, target: rho) }
+        let palette = try interior.palette(image: image, coefficients: source.coefficients)
+        let paletteMs = try time { _ = try interior.palette(image: image, coefficients: source.coefficients) } * Double(rho.batch)
+        let layer = try time { _ = try interior.layer(rho, size: 256, palette: palette) }
+        let small = try time { _ = try interior.layer(rho, size: pipeline.modelSize, palette: palette) }
+        log(String(format: "issue #20 stages, %d frames at 256²: warp field %.1f ms/frame without the eyelid map, %.1f with it (+%.1f); "
+                   + "mouth layer %.1f ms at 256² + %.1f at %d²; palette %.1f ms once per job", rho.batch, without, withLids,
+                   withLids - without, layer, small, pipeline.modelSize, paletteMs))
     }
 
     /// The job through the earlier sampling path: Φ_E over b copies of the source in every chunk, and every

@@ -112,7 +112,7 @@ public final class MouthInterior: @unchecked Sendable {
             for i in 0..<plane where mask[i] { sum += colour(i); n += 1 }
             return n > 4 ? sum / n : nil
         }
-        let inner = Polygon((60...67).map { p[$0] }).mask(size: size)
+        let inner = Polygon(Self.innerLipContour(p)).mask(size: size)
         let outer = Polygon((48...59).map { p[$0] }).mask(size: size)
         let lips = mean(zip(outer, inner).map { $0 && !$1 }) ?? SIMD3(0.7, 0.4, 0.4)
         // Cheeks: between the jaw line and the nose, below the eyes.
@@ -151,18 +151,18 @@ public final class MouthInterior: @unchecked Sendable {
             if ((p[33] - left) * down).sum() > 0 { down = -down }   // the nose tip is above the mouth
             func local(_ q: SIMD2<Float>) -> SIMD2<Float> { SIMD2(((q - left) * axisU).sum() / width, ((q - left) * down).sum() / width) }
             // The inner lip contour, smoothed (the 8 landmarks make a zigzag), split into its upper and lower halves.
-            let contour = Polygon.smoothed((60...67).map { p[$0] }, iterations: 2)
+            let contour = Polygon.smoothed(Self.innerLipContour(p), iterations: 2)
             let half = contour.count / 2
             let upperLip = Curve(contour[0...half].map(local)), lowerLip = Curve((contour[half...] + [contour[0]]).map(local))
             // The skull-fixed teeth line: a parabola through the rest upper lip (its cupid's bow is not the teeth's).
             let restUpper = Parabola((60...64).map { local(rest[b][$0]) })
             let jawLower = Parabola([64, 65, 66, 67, 60].map { local(jaw[b][$0]) })
-            let polygon = Polygon(contour)
+            let polygon = Polygon(contour), outerLips = Polygon((48...59).map { p[$0] })
             let box = polygon.bounds(size: size)
             guard !box.isEmpty else { continue }
             for y in box.rows { for x in box.columns {
                 let q = SIMD2(Float(x) + 0.5, Float(y) + 0.5)
-                guard polygon.contains(q) else { continue }
+                guard polygon.contains(q), outerLips.contains(q) else { continue }
                 let l = local(q), u = l.x - 0.5, v = l.y
                 let lip = upperLip(l.x), opening = max(lowerLip(l.x) - lip, 0)
                 // Upper teeth hang from the skull, but show at least a little and fill at most part of the opening
@@ -206,6 +206,23 @@ public final class MouthInterior: @unchecked Sendable {
         }
         return MouthLayer(colour: try Tensor(colour, shape: [n, 3, size, size]), coverage: try Tensor(coverage, shape: [n, 1, size, size]),
                           opening: full.map { Self.opening($0) })
+    }
+
+    /// The inner lip contour of iBUG-68 points (60–64 along the upper lip, then back along the lower): the model's 65 and
+    /// 67 fold below its own outer lower lip, so the lower lip is the parabola through 60, 66 and 64 (zero at the
+    /// corners in the mouth's axis), sampled under 63 and 61.
+    static func innerLipContour(_ p: [SIMD2<Float>]) -> [SIMD2<Float>] {
+        let a = p[60], axis = p[64] - a, length2 = (axis * axis).sum()
+        guard length2 > 1 else { return (60...67).map { p[$0] } }
+        let normal = SIMD2(-axis.y, axis.x) / length2.squareRoot()
+        func u(_ q: SIMD2<Float>) -> Float { ((q - a) * axis).sum() / length2 }
+        let um = u(p[66]), vm = ((p[66] - a) * normal).sum()
+        let k = um > 0.05 && um < 0.95 ? vm / (um * (1 - um)) : 0
+        func lower(under i: Int) -> SIMD2<Float> {
+            let t = min(max(u(p[i]), 0), 1)
+            return a + axis * t + normal * (k * t * (1 - t))
+        }
+        return (60...64).map { p[$0] } + [lower(under: 63), p[66], lower(under: 61)]
     }
 
     /// A thin darker line at each tooth boundary (about a pixel wide whatever the mouth's size).

@@ -25,10 +25,13 @@ struct EyelidMap {
     static let creaseFraction: Float = 0.5
     /// Height, in eye widths, of the lash line kept unstretched at the lid's edge (≈ 1.5 px for a 28 px eye).
     static let lashHeight: Float = 0.055
+    /// How far the eye's frame reaches past the model's outer and inner corners (eye widths).
+    static let outerMargin: Float = 0.15
+    static let innerMargin: Float = 0.05
     /// How far (eye widths) above the lash line the stretched skin ends.
     static let lashClearance: Float = 0.05
     /// A gap under the closed lash line narrower than this (eye widths) is covered by the lash line.
-    static let sliver: Float = 0.1
+    static let sliver: Float = 0.2
     /// The lid is remapped once its lash line is lower than the source's by this much (eye widths), fully from twice it.
     static let closingStart: Float = 0.03
 
@@ -41,7 +44,10 @@ struct EyelidMap {
         let brow: (Float, Float, Float)
 
         init?(_ eye: EyeLandmarks, landmarks p: (Int) -> SIMD2<Float>) {
-            let o = p(eye.outer), i = p(eye.inner)
+            // The frame reaches a little past the model's corners: a fitted 3DMM eye is often narrower than the photo's,
+            // whose dark outer corner would otherwise stay open beside the closed lid.
+            let corner = p(eye.outer), innerCorner = p(eye.inner)
+            let o = corner - (innerCorner - corner) * EyelidMap.outerMargin, i = innerCorner + (innerCorner - corner) * EyelidMap.innerMargin
             let w = ((i - o) * (i - o)).sum().squareRoot()
             guard w > 2 else { return nil }
             let axis = (i - o) / w

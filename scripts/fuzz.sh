@@ -43,8 +43,9 @@ build_swift() {
   # Every object built so far (the closure of the targets above; the per-module debug wrappers are skipped).
   local objects; objects=$(find "$BUILD/debug/" -path "$BUILD/debug/Modules" -prune -o -path '*.build/*.o' -print | sort)
   # Coverage counters must be in the library code, not only in the harness (libFuzzer is blind otherwise).
-  local probe; probe=$(find "$BUILD/debug/$(echo "$modules" | awk '{print $1}').build" -name '*.swift.o' | head -1)
-  /opt/swift/usr/bin/llvm-nm "$probe" | grep -q __sanitizer_cov || { echo "fuzz: $probe has no coverage instrumentation" >&2; return 1; }
+  local probe; probe=$(find "$BUILD/debug/$(echo "$modules" | awk '{print $1}').build" -name '*.swift.o' | sort | head -1)
+  # grep reads all of nm's output (no -q): with pipefail, an early exit would fail the pipeline by nm's SIGPIPE.
+  /opt/swift/usr/bin/llvm-nm "$probe" | grep __sanitizer_cov >/dev/null || { echo "fuzz: $probe has no coverage instrumentation" >&2; return 1; }
   local modulemaps; modulemaps=$(find "$BUILD/debug/" -maxdepth 2 -name module.modulemap -printf '-Xcc -fmodule-map-file=%p ')
   # shellcheck disable=SC2086
   swiftc -sanitize=fuzzer,address -use-ld=lld -parse-as-library -g -module-name "fuzz_$name" "$src" \

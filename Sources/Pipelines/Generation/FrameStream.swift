@@ -100,8 +100,9 @@ public final class FrameStream {
             mouthSource = source
             let layer = try interior.layer(frames, size: configuration.outputSize, palette: source.palette)
             mouth = layer
-            // Lips opened wider than the source's (by 2–6 % of the mouth width): the drawn interior, not the stretched one.
-            mouthOverride = layer.opening.map { min(max(($0 - source.opening - 0.02) / 0.04, 0), 1) }
+            // Lips opened wider than the source's (by 4–10 % of the mouth width): the drawn interior, not the stretched
+            // one. Below that the warp keeps the photo's own lips, which the model's lip contour only approximates.
+            mouthOverride = layer.opening.map { min(max(($0 - source.opening - 0.04) / 0.06, 0), 1) }
             // Drawn at the generator's size itself, so its input does not depend on the output size.
             let small = try interior.layer(frames, size: pipeline.modelSize, palette: source.palette)
             renders = try Torch.noGrad { try renders * (1.0 - small.coverage) + small.colour * small.coverage }

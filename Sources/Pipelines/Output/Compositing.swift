@@ -32,7 +32,10 @@ public enum WarpCompositor {
             fill = try mouth.colour * inside + fill * (1.0 - inside)
             let composite = try warped * m + fill * (1.0 - m)
             let override = try Tensor(mouthOverride ?? [Float](repeating: 0, count: field.batch), shape: [field.batch, 1, 1, 1])
-            let replace = try inside * override
+            // Over valid warp pixels only well inside the model's lips: their contour misses the photo's by a pixel
+            // or two, and painting the interior over real lip widens the mouth.
+            let core = try 1.0 - Compositing.dilated(1.0 - mouth.coverage, radius: radius)
+            let replace = try Compositing.softMask(core, radius: 1) * override
             return try mouth.colour * replace + composite * (1.0 - replace)
         }
     }

@@ -293,7 +293,8 @@ struct Polygon {
 /// v(u) = c0 + c1·u + c2·u², least squares through points (u, v) (a straight line when they are too few).
 struct Parabola {
     let c: (Float, Float, Float)
-    init(_ points: [SIMD2<Float>]) {
+    /// Nil when the points do not fix a parabola (fewer than three distinct u).
+    init?(fitting points: [SIMD2<Float>]) {
         var m = [[Float]](repeating: [0, 0, 0], count: 3), r: [Float] = [0, 0, 0]
         for q in points {
             let basis: [Float] = [1, q.x, q.x * q.x]
@@ -302,9 +303,13 @@ struct Parabola {
                 for k in 0..<3 { m[j][k] += basis[j] * basis[k] }
             }
         }
-        if let s = EyelidMap.Eye.solve3(m, r) { c = (s[0], s[1], s[2]) } else {
-            let mean = points.isEmpty ? 0 : points.map(\.y).reduce(0, +) / Float(points.count)
-            c = (mean, 0, 0)
+        guard let s = EyelidMap.Eye.solve3(m, r) else { return nil }
+        c = (s[0], s[1], s[2])
+    }
+    /// The fit, or the points' mean height when they do not fix a parabola.
+    init(_ points: [SIMD2<Float>]) {
+        if let fit = Parabola(fitting: points) { self = fit } else {
+            c = (points.isEmpty ? 0 : points.map(\.y).reduce(0, +) / Float(points.count), 0, 0)
         }
     }
     func callAsFunction(_ u: Float) -> Float { c.0 + c.1 * u + c.2 * u * u }

@@ -41,7 +41,7 @@ struct EyelidMap {
         /// Upper and lower lid: v(u) = u(1 − u)(a + b·u), zero at both corners, through the two lid landmarks.
         let upper: (a: Float, b: Float), lower: (a: Float, b: Float)
         /// Brow: v(u) = c0 + c1·u + c2·u², least squares through the brow landmarks.
-        let brow: (Float, Float, Float)
+        let brow: Parabola
 
         init?(_ eye: EyeLandmarks, landmarks p: (Int) -> SIMD2<Float>) {
             // The frame reaches a little past the model's corners: a fitted 3DMM eye is often narrower than the photo's,
@@ -67,27 +67,18 @@ struct EyelidMap {
                 return (r1 - slope * u1, slope)
             }
             guard let up = lid(p(eye.upper.0), p(eye.upper.1)), let low = lid(p(eye.lower.0), p(eye.lower.1)) else { return nil }
-            // Quadratic through the brow points (normal equations of a 3-parameter least squares).
-            var m = [[Float]](repeating: [0, 0, 0], count: 3), r: [Float] = [0, 0, 0]
-            for q in eye.brow.map(p) {
-                let (u, v) = local(q), basis: [Float] = [1, u, u * u]
-                for j in 0..<3 {
-                    r[j] += basis[j] * v
-                    for k in 0..<3 { m[j][k] += basis[j] * basis[k] }
-                }
-            }
-            guard let c = Self.solve3(m, r) else { return nil }
+            guard let browCurve = Parabola(fitting: eye.brow.map { q in let l = local(p(q)); return SIMD2(l.u, l.v) }) else { return nil }
             origin = o
             axisU = axis
             axisV = down
             width = w
             upper = up
             lower = low
-            brow = (c[0], c[1], c[2])
+            brow = browCurve
         }
 
         init(origin: SIMD2<Float>, axisU: SIMD2<Float>, axisV: SIMD2<Float>, width: Float, upper: (a: Float, b: Float),
-             lower: (a: Float, b: Float), brow: (Float, Float, Float)) {
+             lower: (a: Float, b: Float), brow: Parabola) {
             self.origin = origin
             self.axisU = axisU
             self.axisV = axisV
@@ -146,7 +137,7 @@ struct EyelidMap {
         func point(u: Float, v: Float) -> SIMD2<Float> { origin + (axisU * u + axisV * v) * width }
         func lash(_ u: Float) -> Float { u * (1 - u) * (upper.a + upper.b * u) }
         func lowerLid(_ u: Float) -> Float { u * (1 - u) * (lower.a + lower.b * u) }
-        func top(_ u: Float) -> Float { EyelidMap.creaseFraction * (brow.0 + brow.1 * u + brow.2 * u * u) }
+        func top(_ u: Float) -> Float { EyelidMap.creaseFraction * brow(u) }
         /// Inside the eye opening (between the lids): what shows the eyeball in this image.
         func inOpening(_ q: SIMD2<Float>) -> Bool {
             let (u, v) = local(q)

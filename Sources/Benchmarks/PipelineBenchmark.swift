@@ -116,7 +116,7 @@ public enum PipelineBenchmark {
                 }
                 for i in 0..<b {
                     let face = try x.clamp(min: -1, max: 1).select(0, i).unsqueeze(0)
-                    _ = try RGBImage(tensor: F.interpolate(face, size: (configuration.outputSize, configuration.outputSize),
+                    _ = try RGBImage(tensor: F.interpolate(face, size: (configuration.outputSize ?? 256, configuration.outputSize ?? 256),
                                                            mode: .bilinear(alignCorners: false)).squeeze(0))
                 }
             }

@@ -1,6 +1,7 @@
-import Evaluation
+@testable import Evaluation
 import FaceModel
 import Foundation
+import Media
 import Torch
 import XCTest
 
@@ -142,5 +143,31 @@ enum RGBImageFactory {
         var img = try RGBImage(width: w, height: h)
         for y in 0..<h { for x in 0..<w { img.setPixel(x: x, y: y, (UInt8(x * 3 % 200), UInt8(y * 3 % 200), 100)) } }
         return img
+    }
+
+    /// Issue #21's sharpness measures: the same picture keeps all its detail; blurring it loses most of the band
+    /// (σ 1–2 px) and softens an outline's gradient.
+    func testDetailAndOutlineGradientFallWhenThePictureIsBlurred() throws {
+        // A disc with a textured inside (a checker of 2-px squares) on grey.
+        var sharp = try RGBImage(width: 96, height: 96)
+        for y in 0..<96 {
+            for x in 0..<96 {
+                let dx = Double(x) + 0.5 - 48, dy = Double(y) + 0.5 - 48
+                let v: UInt8 = dx * dx + dy * dy < 30 * 30 ? ((x / 2 + y / 2) % 2 == 0 ? 220 : 160) : 60
+                sharp.setPixel(x: x, y: y, (v, v, v))
+            }
+        }
+        let blurred = try RGBImage(tensor: Detail.blur(Detail.luminance(sharp) * 2.0 - 1.0, sigma: 1.5).expand([1, 3, 96, 96]).squeeze(0))
+        let box = FaceBox(x: 28, y: 28, width: 40, height: 40)
+        XCTAssertEqual(try Detail.ratio(sharp, to: sharp, in: box), 1, accuracy: 1e-9)
+        XCTAssertLessThan(try Detail.ratio(blurred, to: sharp, in: box), 0.3, "a 1.5-px blur removes most of a 2-px checker")
+        let circle = (0..<64).map { k -> SIMD2<Double> in
+            let a = Double(k) / 64 * 2 * Double.pi
+            return SIMD2(48 + 30 * cos(a), 48 + 30 * sin(a))
+        }
+        let edge = try Detail.outlineGradient(sharp, outline: circle), soft = try Detail.outlineGradient(blurred, outline: circle)
+        XCTAssertGreaterThan(edge, 0.1, "the disc's edge is a step of about 0.4 in luminance")
+        XCTAssertLessThan(soft / edge, 0.8, "a blurred outline has a weaker gradient")
+        XCTAssertThrowsError(try Detail.ratio(sharp, to: sharp, in: FaceBox(x: 200, y: 200, width: 10, height: 10)))
     }
 }

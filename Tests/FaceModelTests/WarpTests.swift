@@ -31,6 +31,39 @@ final class WarpTests: XCTestCase {
         return try Coefficients(Tensor(row, shape: [1, Coefficients.count]))
     }
 
+    /// Issue #21: a field rasterized in ρ's crop, evaluated over another square of the same picture (shifted by a
+    /// fraction of a pixel, 3/4 of a field pixel per pixel), points at the same picture points. Pixels of the new square
+    /// whose centres fall on field pixel centres must carry exactly that pixel's source point, in the new square's units.
+    func testAFieldReframedIntoAnotherSquarePointsAtTheSamePicturePoints() throws {
+        let warper = try FaceWarper(model: Shared.renderer.model)
+        let field = try warper.field(source: coefficients(yaw: 0), target: coefficients(yaw: 0.3, jaw: 0.5), size: 96)
+        // New pixel q sits at field pixel 0.75·q + (7.125, −3.875); centres j + ½ land on field centres when 4 | j.
+        let target = SquareMapping(scale: 0.75, offsetX: 7.125, offsetY: -3.875)
+        let source = SquareMapping(scale: 1 / 0.75, offsetX: -7.125 / 0.75, offsetY: 3.875 / 0.75)
+        let moved = try field.reframed(size: 128, target: target, source: source)
+        XCTAssertEqual(moved.size, 128)
+        let old = try field.sourcePoints.contiguous().floats(), new = try moved.sourcePoints.contiguous().floats()
+        let oldValid = try field.valid.contiguous().floats(), newValid = try moved.valid.contiguous().floats()
+        var checked = 0
+        for j in stride(from: 8, to: 128, by: 4) {
+            for k in stride(from: 8, to: 128, by: 4) {
+                let i = Int(0.75 * Double(j) + 7), l = Int(0.75 * Double(k) - 4)
+                guard (0..<96).contains(i), (0..<96).contains(l) else { continue }
+                let o = 2 * (l * 96 + i), n = 2 * (k * 128 + j)
+                let expected = source.apply(x: Double(old[o]), y: Double(old[o + 1]))
+                // float32 points of about 100 px, scaled by 4/3: a few ulps.
+                XCTAssertEqual(Double(new[n]), expected.x, accuracy: 1e-3)
+                XCTAssertEqual(Double(new[n + 1]), expected.y, accuracy: 1e-3)
+                XCTAssertEqual(newValid[k * 128 + j], oldValid[l * 96 + i])
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 500)
+        // A change of resolution alone is `resized`.
+        let half = try field.reframed(size: 48, target: .scaling(2), source: .scaling(0.5))
+        XCTAssertEqual(try half.sourcePoints.floats(), try field.resized(to: 48).sourcePoints.floats())
+    }
+
     /// A lid the target closes (issue #20) is made from the source's own lid skin: valid, taken from above the source's
     /// lash line (never from the eyeball, whose iris and lashes would paint a dark smear on the lid), and stretched
     /// downwards; a lid equally closed in both, or not moving, is the plain 3DMM correspondence.

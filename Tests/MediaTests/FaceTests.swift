@@ -66,6 +66,27 @@ final class FaceTests: XCTestCase {
         }
     }
 
+    /// Issue #21: the face square at the picture's own resolution holds the crop, is pixel-aligned, and crops and pastes
+    /// back without resampling.
+    func testNativeSquareHoldsTheCropAndCopiesPixels() throws {
+        var frame = try RGBImage(width: 200, height: 150)
+        for y in 0..<150 { for x in 0..<200 { frame.setPixel(x: x, y: y, (UInt8(x), UInt8(y), UInt8((x * 7 + y * 13) % 256))) } }
+        let crop = CropTransform(originX: 30.3, originY: 20.7, scale: 0.4, cropSize: 256, sourceWidth: 200, sourceHeight: 150)
+        let square = crop.nativeSquare(maxSize: 1024)
+        XCTAssertEqual([square.originX, square.originY, square.scale], [30, 20, 1])
+        // 30.3 + 102.4 = 132.7 → 133 − 30 = 103 wide; 20.7 + 102.4 = 123.1 → 124 − 20 = 104 high: the larger.
+        XCTAssertEqual(square.cropSize, 104)
+        XCTAssertLessThanOrEqual(square.originX, crop.originX)
+        XCTAssertGreaterThanOrEqual(square.originX + square.side, crop.originX + crop.side)
+        XCTAssertGreaterThanOrEqual(square.originY + square.side, crop.originY + crop.side)
+        let pixels = try FaceCropper.crop(frame, transform: square)
+        for (x, y) in [(0, 0), (17, 93), (103, 103)] { XCTAssertTrue(pixels.pixel(x: x, y: y) == frame.pixel(x: 30 + x, y: 20 + y)) }
+        let back = try FaceCropper.pasteBack(pixels, into: frame, transform: square, feather: square.side * 0.06)
+        XCTAssertEqual(back.pixels, frame.pixels, "an unchanged square pastes back as the picture itself")
+        // Wider than the cap: the crop itself at the cap.
+        XCTAssertEqual(crop.nativeSquare(maxSize: 64), crop.resized(to: 64))
+    }
+
     func testPasteBackRoundTripAndFeather() throws {
         var frame = try RGBImage(width: 160, height: 120)
         for y in 0..<120 { for x in 0..<160 { frame.setPixel(x: x, y: y, (UInt8((x * 3) % 256), UInt8((y * 2) % 256), UInt8((x + y) % 256))) } }

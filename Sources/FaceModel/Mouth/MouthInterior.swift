@@ -242,6 +242,11 @@ public struct MouthLayer {
     /// Per frame: inner-lip gap over mouth width.
     public let opening: [Float]
 
+    public init(colour: Tensor, coverage: Tensor, opening: [Float]) {
+        self.colour = colour
+        self.coverage = coverage
+        self.opening = opening
+    }
 }
 
 /// A closed polygon in crop pixels (even-odd rule).

@@ -49,6 +49,58 @@ public struct FaceWarpField {
         return FaceWarpField(size: newSize, sourcePoints: points, valid: try mask(valid), face: try mask(face), mouth: try mask(mouth),
                              inner: try mask(inner))
     }
+
+    /// The field seen from other squares of the same pictures, `newSize` pixels a side (issue #21: the field is
+    /// rasterized at a working size in ρ's crop and evaluated at the photo's own pixels). `target` takes a pixel
+    /// coordinate of the new target square to this field's target pixels; `source` takes this field's source points
+    /// to the new source square's pixels. The map is smooth inside the face, so bilinear sampling of it loses
+    /// nothing that the rasterization knew; masks are resampled and thresholded.
+    public func reframed(size newSize: Int, target: SquareMapping, source: SquareMapping) throws -> FaceWarpField {
+        guard newSize > 0 else { throw FaceModelError.invalidArgument("field size must be positive, got \(newSize)") }
+        if target == .scaling(Double(size) / Double(newSize)), source == .scaling(Double(newSize) / Double(size)) {
+            return try resized(to: newSize)
+        }
+        return try Torch.noGrad {
+            let grid = try target.samplingGrid(size: newSize, from: size, batch: batch)
+            func sample(_ x: Tensor) throws -> Tensor { try F.gridSample(x, grid: grid, padding: .border) }
+            func mask(_ m: Tensor) throws -> Tensor { try sample(m).gt(0.5).to(.float32) }
+            let moved = try sample(sourcePoints.permute(0, 3, 1, 2)).permute(0, 2, 3, 1) * source.scale
+            let offset = try Tensor([Float(source.offsetX), Float(source.offsetY)], shape: [1, 1, 1, 2])
+            return FaceWarpField(size: newSize, sourcePoints: try (moved + offset).contiguous(), valid: try mask(valid), face: try mask(face),
+                                 mouth: try mask(mouth), inner: try mask(inner))
+        }
+    }
+}
+
+/// Where the pixels of one square of a picture lie in another square of the same picture: pixel coordinate x
+/// (pixel edges at integers) becomes `scale`·x + offset.
+public struct SquareMapping: Sendable, Equatable {
+    public var scale: Double
+    public var offsetX: Double
+    public var offsetY: Double
+
+    public init(scale: Double, offsetX: Double, offsetY: Double) {
+        self.scale = scale
+        self.offsetX = offsetX
+        self.offsetY = offsetY
+    }
+
+    /// A change of resolution only.
+    public static func scaling(_ scale: Double) -> SquareMapping { SquareMapping(scale: scale, offsetX: 0, offsetY: 0) }
+
+    public func apply(x: Double, y: Double) -> (x: Double, y: Double) { (scale * x + offsetX, scale * y + offsetY) }
+
+    /// The `F.gridSample` grid (align_corners = false), batch×size×size×2, that resamples a `from`×`from` square into a
+    /// `size`×`size` one whose pixel coordinates this mapping takes into the first's.
+    public func samplingGrid(size: Int, from: Int, batch: Int = 1) throws -> Tensor {
+        try Torch.noGrad {
+            let centres = try Tensor.arange(0.5, Double(size) + 0.5)
+            let norm = 2.0 / Double(from)
+            let gx = try (centres * scale + offsetX) * norm - 1.0, gy = try (centres * scale + offsetY) * norm - 1.0
+            return try Tensor.stack([gx.reshape([1, size]).expand([size, size]), gy.reshape([size, 1]).expand([size, size])], dim: -1)
+                .unsqueeze(0).expand([batch, size, size, 2]).contiguous()
+        }
+    }
 }
 
 /// Computes `FaceWarpField`s from coefficients with the morphable model.

@@ -25,6 +25,16 @@ public struct CropTransform: Sendable, Equatable, Codable {
                       sourceWidth: sourceWidth, sourceHeight: sourceHeight)
     }
 
+    /// The pixel-aligned square of the picture that holds this crop, one picture pixel per pixel (cropping it copies
+    /// pixels and pasting it back resamples nothing), or — when that square is wider than `maxSize` — this crop at
+    /// `maxSize`.
+    public func nativeSquare(maxSize: Int) -> CropTransform {
+        let x0 = originX.rounded(.down), y0 = originY.rounded(.down)
+        let n = Int(max((originX + side).rounded(.up) - x0, (originY + side).rounded(.up) - y0))
+        guard n <= maxSize else { return resized(to: maxSize) }
+        return CropTransform(originX: x0, originY: y0, scale: 1, cropSize: max(n, 1), sourceWidth: sourceWidth, sourceHeight: sourceHeight)
+    }
+
     /// The largest centred square of a `width` × `height` picture, sampled at `size`.
     public static func centreSquare(width: Int, height: Int, size: Int) -> CropTransform {
         let side = Double(min(width, height))

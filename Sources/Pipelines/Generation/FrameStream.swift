@@ -71,6 +71,10 @@ public final class FrameStream {
 
     deinit { driverFrames?.close() }
 
+    /// The largest side at which the 3DMM correspondence is rasterized; larger squares sample it (it is smooth inside the
+    /// face, so what a finer rasterization adds is sharper mask edges, which the composite feathers anyway).
+    static let maxFieldSize = 512
+
     /// The next chunk of frames, or nil when all were generated.
     public func next() throws -> [GeneratedFrame]? {
         guard nextFrame < count else { return nil }
@@ -82,12 +86,17 @@ public final class FrameStream {
         let strength = configuration.startStrength ?? pipeline.bundle.defaultStartStrength
         let needsWarp = configuration.composition == .warp || model.config.sourceWarp || strength != nil
         var field: FaceWarpField? = nil, warped: Tensor? = nil, modelWarp: Tensor? = nil
+        let size = composer.size, fieldSize = min(size, Self.maxFieldSize)
         if needsWarp, let origin {
-            let source = try warpSource ?? pipeline.warper().prepare(source: origin.coefficients, size: configuration.outputSize, image: origin.image)
+            // Rasterized in ρ's crops at the field size, then evaluated over the composite square (issue #21).
+            let source = try warpSource ?? pipeline.warper().prepare(source: origin.coefficients, size: fieldSize,
+                                                                     image: origin.portrait.image(size: fieldSize))
             warpSource = source
             let f = try pipeline.warper().field(source: source, target: frames)
-            field = f
-            warped = try Torch.noGrad { try f.warp(origin.image) }
+            let square = try f.reframed(size: size, target: composer.crop.resized(to: fieldSize).mapping(from: composer.square),
+                                        source: origin.square.mapping(from: origin.portrait.crop.resized(to: fieldSize)))
+            field = square
+            warped = try Torch.noGrad { try square.warp(origin.image) }
             let small = try f.resized(to: pipeline.modelSize)
             modelWarp = try Torch.noGrad { try small.generatorInput(origin.modelImage) }
         }
@@ -95,10 +104,12 @@ public final class FrameStream {
         var mouth: MouthLayer? = nil, mouthOverride: [Float]? = nil
         if field != nil, let origin, composer.swapTarget == nil {
             let interior = try pipeline.mouthInterior()
-            let source = try mouthSource ?? (interior.palette(image: origin.image, coefficients: origin.coefficients),
+            let source = try mouthSource ?? (interior.palette(image: origin.portrait.image(size: fieldSize), coefficients: origin.coefficients),
                                              interior.opening(origin.coefficients)[0])
             mouthSource = source
-            let layer = try interior.layer(frames, size: configuration.outputSize, palette: source.palette)
+            // Drawn in ρ̂'s crop at the square's resolution, then laid over the square.
+            let drawn = try interior.layer(frames, size: size, palette: source.palette)
+            let layer = MouthLayer(colour: try composer.toSquare(drawn.colour), coverage: try composer.toSquare(drawn.coverage), opening: drawn.opening)
             mouth = layer
             // Lips opened wider than the source's (by 4–10 % of the mouth width): the drawn interior, not the stretched
             // one. Below that the warp keeps the photo's own lips, which the model's lip contour only approximates.

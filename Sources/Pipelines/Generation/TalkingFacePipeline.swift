@@ -110,9 +110,10 @@ public final class TalkingFacePipeline {
         case .reenact(let source, let driver):
             let motion = try self.motion(for: driver, source: source, configuration: configuration, progress: progress)
             let rho = try Coefficients.reenact(source: source.coefficients, driver: motion.coefficients)
-            let composer = FrameComposer(canvas: source.frame, crop: source.crop, size: configuration.outputSize, framing: configuration.framing,
+            let square = configuration.compositeSquare(for: source.crop)
+            let composer = FrameComposer(canvas: source.frame, crop: source.crop, square: square, framing: configuration.framing,
                                          composition: configuration.composition, swapTarget: nil)
-            let origin = try WarpOrigin(source, outputSize: configuration.outputSize, modelSize: modelSize)
+            let origin = try WarpOrigin(source, square: square, modelSize: modelSize)
             return try FrameStream(pipeline: self, rho: rho, texture: origin.modelImage, origin: origin, identity: nil, motion: motion,
                                    composer: composer, configuration: configuration, progress: progress)
         case .swap(let identity, let target, let masked):
@@ -129,10 +130,13 @@ public final class TalkingFacePipeline {
             let motion = DrivingMotion(coefficients: target.coefficients, fps: 25, audio: nil, isSequence: false, video: nil,
                                        image: target, origin: target.coefficientSource)
             // The identity's face is warped onto the swapped geometry; everything else stays the target's.
-            var composer = FrameComposer(canvas: target.frame, crop: target.crop, size: configuration.outputSize, framing: configuration.framing,
-                                         composition: configuration.composition, swapTarget: try target.image(size: configuration.outputSize))
+            let square = configuration.compositeSquare(for: target.crop)
+            var composer = FrameComposer(canvas: target.frame, crop: target.crop, square: square, framing: configuration.framing,
+                                         composition: configuration.composition,
+                                         swapTarget: try FaceCropper.crop(target.frame, transform: square).toTensor())
             composer.swapModel = masked || swapModel
-            let origin = try WarpOrigin(identity, outputSize: configuration.outputSize, modelSize: modelSize)
+            // The identity's crop at the square's resolution: the warp samples it wherever the identity's face lands.
+            let origin = try WarpOrigin(identity, square: identity.crop.resized(to: square.cropSize), modelSize: modelSize)
             return try FrameStream(pipeline: self, rho: rho, texture: texture, origin: origin, identity: zid, motion: motion, composer: composer,
                                    configuration: configuration, progress: progress)
         }

@@ -1,6 +1,7 @@
 import Diffusion
 import FaceModel
 import Foundation
+import Media
 
 /// Why a job failed. Every case carries a message a person can act on (the CLI prints it as one line).
 public enum PipelineError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -48,7 +49,7 @@ public typealias PipelineProgressHandler = (PipelineProgress) -> Bool
 public enum OutputFraming: String, Codable, Sendable, CaseIterable {
     /// The whole source (or swap target) picture with the generated face pasted back.
     case fullFrame = "full"
-    /// Only the square face crop, at `PipelineConfiguration.outputSize`.
+    /// Only the square face crop, at `PipelineConfiguration.outputSize` (256 unless set).
     case crop
 }
 
@@ -70,8 +71,13 @@ public struct PipelineConfiguration: Sendable {
     public var seed: UInt64 = 0
     /// Frames denoised together (memory vs speed).
     public var batchSize = 8
-    /// Side of the output face crop in pixels (the generator's output is brought to this size).
-    public var outputSize = 256
+    /// Side of the face square in which the output is composed, in pixels. nil (the default): with `.crop` framing
+    /// 256; with `.fullFrame` the picture's own resolution — the pixel-aligned square around the face crop, one
+    /// picture pixel per pixel, at most `maxFaceSize` — so the warped photo keeps its own detail and is pasted back
+    /// without resampling (issue #21). A number fixes the side (the square is then resampled into the picture).
+    public var outputSize: Int?
+    /// The largest side of the face square at the picture's own resolution (larger faces are composed at this size).
+    public var maxFaceSize = 1024
     public var framing: OutputFraming = .fullFrame
     /// Every frame of a job shares its noise (temporal stability; see `NoiseSource`).
     public var sharedNoise = true
@@ -84,9 +90,22 @@ public struct PipelineConfiguration: Sendable {
 
     public init() {}
 
+    /// The square of the picture (`crop`'s picture) in which the face is composed (see `outputSize`).
+    public func compositeSquare(for crop: CropTransform) -> CropTransform {
+        if let outputSize { return crop.resized(to: outputSize) }
+        if framing == .crop { return crop.resized(to: 256) }
+        let native = crop.nativeSquare(maxSize: maxFaceSize)
+        // A face smaller than this in the picture is composed larger and shrunk into it: below it the warp's masks and
+        // the drawn mouth have too few pixels to be smooth.
+        return native.cropSize < 128 ? crop.resized(to: 128) : native
+    }
+
     public func validate() throws {
         guard (1...256).contains(batchSize) else { throw PipelineError.invalidInput("batch size must be in 1...256, got \(batchSize)") }
-        guard (16...2048).contains(outputSize) else { throw PipelineError.invalidInput("output size must be in 16...2048, got \(outputSize)") }
+        if let outputSize, !(16...2048).contains(outputSize) {
+            throw PipelineError.invalidInput("output size must be in 16...2048, got \(outputSize)")
+        }
+        guard (64...2048).contains(maxFaceSize) else { throw PipelineError.invalidInput("max face size must be in 64...2048, got \(maxFaceSize)") }
         guard (1...10_000).contains(trackIterations) else { throw PipelineError.invalidInput("track iterations must be in 1...10000") }
         if let s = startStrength, !(s > 0 && s <= 1) { throw PipelineError.invalidInput("start strength must be in (0, 1], got \(s)") }
     }

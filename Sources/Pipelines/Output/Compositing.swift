@@ -18,7 +18,12 @@ public enum WarpCompositor {
             let radius = max(1, field.size / 96)
             let usable = try 1.0 - Compositing.opened(1.0 - field.valid, radius: radius)
             let m = try Compositing.softMask(usable, radius: radius)
-            let fromGenerator = try Compositing.matchColours(generated, mask: field.face, to: warped, referenceMask: field.face * usable)
+            // The generator's detail on the light of the photo around the hole (issue #21): its low frequencies are
+            // replaced by the warped face's own around it, so a side-lit face stays lit where it was, with no patch of
+            // the generator's average colour.
+            let scale = max(2, field.size / 32)
+            let light = try Compositing.lowPass(Compositing.inpaint(warped, known: field.face * usable), factor: scale)
+            let fromGenerator = try (light + generated - Compositing.lowPass(generated, factor: scale)).clamp(min: -1, max: 1)
             let fromSurroundings = try Compositing.inpaint(warped, known: usable)
             let faceArea = try Compositing.softMask(Compositing.dilated(field.face, radius: radius), radius: radius)
             var fill = try fromGenerator * faceArea + fromSurroundings * (1.0 - faceArea)
@@ -97,6 +102,16 @@ enum Compositing {
     static func opened(_ mask: Tensor, radius: Int) throws -> Tensor {
         guard radius > 0 else { return mask }
         return try dilated(1.0 - dilated(1.0 - mask, radius: radius), radius: radius)
+    }
+
+    /// The low frequencies of `image` (N×C×H×W): averaged over `factor`² blocks and brought back up bilinearly, then
+    /// smoothed over as many pixels again (the blocks leave no grid).
+    static func lowPass(_ image: Tensor, factor: Int) throws -> Tensor {
+        let h = image.size(2), w = image.size(3)
+        let small = try F.adaptiveAvgPool2d(image, (max(1, h / factor), max(1, w / factor)))
+        let up = try F.interpolate(small, size: (h, w), mode: .bilinear(alignCorners: false))
+        let r = max(1, factor / 2)
+        return try F.avgPool2d(F.pad(up, [r, r, r, r], mode: .replicate), kernel: 2 * r + 1, stride: 1)
     }
 
     /// Fills the pixels of `image` (N×C×H×W) where `known` (N×1×H×W) is 0 from the known ones by push-pull

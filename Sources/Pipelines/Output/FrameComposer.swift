@@ -3,41 +3,70 @@ import Foundation
 import Media
 import Torch
 
-/// Where the warped texture of the output comes from: a portrait's face crop and its coefficients.
+/// Where the warped texture of the output comes from: a portrait, its coefficients, and its picture sampled over the
+/// square in which the output is composed.
 struct WarpOrigin {
-    /// The crop at the output size, 1×3×S×S.
+    let portrait: Portrait
+    /// The square of the portrait's picture that `image` shows (ρ itself is expressed in `portrait.crop`).
+    let square: CropTransform
+    /// The portrait's picture over `square`, 1×3×n×n.
     let image: Tensor
     /// The crop at the generator's size, 1×3×s×s.
     let modelImage: Tensor
-    let coefficients: Coefficients
-}
+    var coefficients: Coefficients { portrait.coefficients }
 
-extension WarpOrigin {
-    init(_ portrait: Portrait, outputSize: Int, modelSize: Int) throws {
-        self.init(image: try portrait.image(size: outputSize), modelImage: try portrait.image(size: modelSize), coefficients: portrait.coefficients)
+    init(_ portrait: Portrait, square: CropTransform, modelSize: Int) throws {
+        self.portrait = portrait
+        self.square = square
+        image = try FaceCropper.crop(portrait.frame, transform: square).toTensor()
+        modelImage = try portrait.image(size: modelSize)
     }
 }
 
-/// Turns generated faces into output pictures (issue #10): at the output size, the warped source where the
+extension CropTransform {
+    /// Where the pixels of `other` (a square of the same picture) lie in this square's pixels.
+    func mapping(from other: CropTransform) -> SquareMapping {
+        SquareMapping(scale: other.scale / scale, offsetX: (other.originX - originX) / scale, offsetY: (other.originY - originY) / scale)
+    }
+}
+
+/// Turns generated faces into output pictures (issue #10): in the composite square, the warped source where the
 /// 3DMM correspondence is valid and the generator's output where it is not (its colours matched to the warp),
-/// then — with `.fullFrame` — pasted back into the picture the crop came from with a feathered edge.
+/// then — with `.fullFrame` — pasted back into the picture the crop came from with a feathered edge. By default the
+/// square is the picture's own pixels around the face (issue #21), so what the warp takes from the photo keeps its
+/// detail and pasting it back copies pixels.
 /// For face swapping the composite is confined to the face: hair and background stay the target's, and the
 /// identity's warped face takes the target's colours.
 struct FrameComposer {
     let canvas: RGBImage
+    /// The crop in which ρ̂ is expressed (the source's for reenactment, the target's for swapping).
     let crop: CropTransform
-    let size: Int
+    /// The square of `canvas` in which the output is composed, `size` pixels a side.
+    let square: CropTransform
+    var size: Int { square.cropSize }
     let framing: OutputFraming
     let composition: OutputComposition
-    /// The target crop at the output size for swapping (nil for reenactment).
+    /// The target over `square` for swapping (nil for reenactment).
     let swapTarget: Tensor?
     /// The generator is a swap model: its face, not the identity's warp, goes into the target.
     var swapModel = false
 
-    /// Composites a chunk: `faces` b×3×s×s from the generator; `warped`/`field` at the output size (nil for
-    /// `.generator`). Returns the output crops b×3×S×S.
+    /// `image` (N×C×s×s, showing `crop` at s pixels, e.g. the generator's faces or I_3d) over the composite square.
+    func toSquare(_ image: Tensor) throws -> Tensor {
+        let from = crop.resized(to: image.size(-1))
+        let mapping = from.mapping(from: square)
+        return try Torch.noGrad {
+            if mapping == .scaling(Double(image.size(-1)) / Double(size)) {
+                return image.size(-1) == size ? image : try F.interpolate(image, size: (size, size), mode: .bilinear(alignCorners: false))
+            }
+            return try F.gridSample(image, grid: mapping.samplingGrid(size: size, from: image.size(-1), batch: image.size(0)), padding: .border)
+        }
+    }
+
+    /// Composites a chunk: `faces` b×3×s×s from the generator; `warped`/`field` over the square (nil for
+    /// `.generator`). Returns the output crops b×3×n×n.
     func compositeCrops(faces: Tensor, warped: Tensor?, field: FaceWarpField?, mouth: MouthLayer? = nil, mouthOverride: [Float]? = nil) throws -> Tensor {
-        let generated = faces.size(-1) == size ? faces : try Torch.noGrad { try F.interpolate(faces, size: (size, size), mode: .bilinear(alignCorners: false)) }
+        let generated = try toSquare(faces)
         guard composition == .warp, let warped, let field else { return generated }
         if let target = swapTarget {
             if swapModel { return try WarpCompositor.swapModel(generated: generated, field: field, target: target) }
@@ -46,12 +75,12 @@ struct FrameComposer {
         return try WarpCompositor.reenactment(generated: generated, warped: warped, field: field, mouth: mouth, mouthOverride: mouthOverride)
     }
 
-    /// The output picture of one composited crop (3×S×S).
+    /// The output picture of one composited crop (3×n×n).
     func picture(crop image: Tensor) throws -> RGBImage {
         let cropImage = try RGBImage(tensor: image)
         guard framing == .fullFrame else { return cropImage }
         // Feather over 6% of the square's side (in frame pixels) so the square leaves no seam; with the warp the
         // crop's border is the untouched source anyway (the motion fades out before it).
-        return try FaceCropper.pasteBack(cropImage, into: canvas, transform: crop, feather: crop.side * 0.06)
+        return try FaceCropper.pasteBack(cropImage, into: canvas, transform: square, feather: square.side * 0.06)
     }
 }

@@ -48,7 +48,7 @@ struct VideoCommand: ParsableCommand {
             let driver = VideoDriver(url: try inputURL(driving), coefficients: try drivingCoeffs.map(inputURL), maxFrames: maxFrames)
             let summary = try p.run(.reenact(source: s, driver: .video(driver)), configuration: config,
                                     into: VideoFileSink(url: outputURL(output), layout: sideBySide ? .sideBySide : .result,
-                                                        height: sideBySide ? generation.size : nil),
+                                                        height: sideBySide ? generation.size ?? 256 : nil),
                                     progress: ProgressReporter().handler)
             if let c = saveCoeffs { try summary.coefficients.save(to: outputURL(c)) }
             print("wrote \(output) (\(summary.frames) frames; driving motion: \(summary.motionOrigin))")
@@ -88,7 +88,7 @@ struct TalkCommand: ParsableCommand {
             let driver = SpeechDriver(audio: speech, emotion: emotion, intensity: intensity, headMotion: headMotion)
             let summary = try p.run(.reenact(source: s, driver: .speech(driver)), configuration: config,
                                     into: VideoFileSink(url: outputURL(output), layout: sideBySide ? .sideBySide : .result,
-                                                        height: sideBySide ? generation.size : nil),
+                                                        height: sideBySide ? generation.size ?? 256 : nil),
                                     progress: ProgressReporter().handler)
             if let c = saveCoeffs { try summary.coefficients.save(to: outputURL(c)) }
             print("wrote \(output) (\(summary.frames) frames, emotion \"\(emotion)\", intensity \(intensity))")

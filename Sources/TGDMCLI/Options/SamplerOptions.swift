@@ -40,7 +40,10 @@ struct GenerationOptions: ParsableArguments {
     @Option(help: "TGDM model file (default: the bundled \(ModelFile.tgdm)).") var model: String?
     @OptionGroup var sampling: SamplerOptions
     @Option(help: "Frames denoised together.") var batch: Int = 8
-    @Option(help: "Side of the output face crop in pixels.") var size: Int = 256
+    @Option(help: "Side of the face square in pixels (default: with --crop-only 256; in the whole picture, the photo's own resolution up to --max-face).")
+    var size: Int?
+    @Option(help: "The largest face square composed at the photo's own resolution; larger faces are composed at this size.")
+    var maxFace: Int = 1024
     @Flag(help: "Return the face crop instead of the whole picture with the face pasted back.") var cropOnly = false
     @Option(help: "Which face when a picture has several (0 = the largest).") var faceIndex: Int = 0
     @Option(help: "warp: the source warped by the 3DMM where it is valid, the generator elsewhere; generator: the generator alone.")
@@ -51,7 +54,8 @@ struct GenerationOptions: ParsableArguments {
 
     func validate() throws {
         guard (1...256).contains(batch) else { throw ValidationError("--batch must be in 1...256") }
-        guard (16...2048).contains(size) else { throw ValidationError("--size must be in 16...2048") }
+        if let size, !(16...2048).contains(size) { throw ValidationError("--size must be in 16...2048") }
+        guard (64...2048).contains(maxFace) else { throw ValidationError("--max-face must be in 64...2048") }
         guard faceIndex >= 0 else { throw ValidationError("--face-index must be ≥ 0") }
         if let s = strength, !(s > 0 && s <= 1) { throw ValidationError("--strength must be in (0, 1]") }
     }
@@ -67,6 +71,7 @@ struct GenerationOptions: ParsableArguments {
         c.seed = runtime.seed
         c.batchSize = batch
         c.outputSize = size
+        c.maxFaceSize = maxFace
         c.framing = cropOnly ? .crop : .fullFrame
         c.composition = composition
         c.startStrength = strength

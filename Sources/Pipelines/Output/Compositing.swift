@@ -83,18 +83,32 @@ extension WarpCompositor {
 enum Compositing {
     /// Binary dilation by `radius` pixels.
     static func dilated(_ mask: Tensor, radius: Int) throws -> Tensor {
-        try F.maxPool2d(F.pad(mask, [radius, radius, radius, radius], mode: .replicate), kernel: 2 * radius + 1, stride: 1)
+        try separable(mask, radius: radius) { try F.maxPool1d($0, kernel: 2 * radius + 1, stride: 1) }
+    }
+
+    /// The mean over the (2·radius + 1)² square around each pixel, edges replicated.
+    static func boxFiltered(_ image: Tensor, radius: Int) throws -> Tensor {
+        try separable(image, radius: radius) { try F.avgPool1d($0, kernel: 2 * radius + 1, stride: 1) }
+    }
+
+    /// A square window filter (max or mean) as two passes of `pass1d`, along rows then columns, on a N×C×H×W tensor with
+    /// its edges replicated: a pass costs the window's side per pixel rather than its area, which at a 1024² face is the
+    /// difference between milliseconds and seconds (issue #21).
+    static func separable(_ x: Tensor, radius: Int, _ pass1d: (Tensor) throws -> Tensor) throws -> Tensor {
+        guard radius > 0 else { return x }
+        let n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3)
+        let rows = try pass1d(F.pad(x, [radius, radius, 0, 0], mode: .replicate).reshape([n * c * h, 1, w + 2 * radius])).reshape([n, c, h, w])
+        let t = try F.pad(rows.transpose(2, 3).contiguous(), [radius, radius, 0, 0], mode: .replicate).reshape([n * c * w, 1, h + 2 * radius])
+        return try pass1d(t).reshape([n, c, w, h]).transpose(2, 3).contiguous()
     }
 
     /// A blend weight from a binary mask N×1×H×W: eroded by `radius` pixels, then smoothed over the same
     /// radius, so the weight is 1 only well inside the mask and falls smoothly to 0 at its edge.
     static func softMask(_ mask: Tensor, radius: Int) throws -> Tensor {
         guard radius > 0 else { return mask }
-        let k = 2 * radius + 1, pads = [radius, radius, radius, radius]
         // Edges are replicated, not zero-padded: the crop border is not the edge of the mask.
         let eroded = try 1.0 - dilated(1.0 - mask, radius: radius)
-        let once = try F.avgPool2d(F.pad(eroded, pads, mode: .replicate), kernel: k, stride: 1)
-        return try F.avgPool2d(F.pad(once, pads, mode: .replicate), kernel: k, stride: 1)
+        return try boxFiltered(boxFiltered(eroded, radius: radius), radius: radius)
     }
 
     /// Morphological opening of a binary mask (erode, then dilate, by `radius`): removes parts thinner than
@@ -110,8 +124,7 @@ enum Compositing {
         let h = image.size(2), w = image.size(3)
         let small = try F.adaptiveAvgPool2d(image, (max(1, h / factor), max(1, w / factor)))
         let up = try F.interpolate(small, size: (h, w), mode: .bilinear(alignCorners: false))
-        let r = max(1, factor / 2)
-        return try F.avgPool2d(F.pad(up, [r, r, r, r], mode: .replicate), kernel: 2 * r + 1, stride: 1)
+        return try boxFiltered(up, radius: max(1, factor / 2))
     }
 
     /// Fills the pixels of `image` (N×C×H×W) where `known` (N×1×H×W) is 0 from the known ones by push-pull

@@ -64,6 +64,35 @@ final class WarpTests: XCTestCase {
         XCTAssertEqual(try half.sourcePoints.floats(), try field.resized(to: 48).sourcePoints.floats())
     }
 
+    /// A dark rim crossing the lid skin (glasses) ends the skin a closing lid is stretched from, just below the rim; a
+    /// lid with nothing dark above it keeps its top curve. An eye 40 px wide at the centre of a 128² crop, lash line
+    /// 0.1 eye widths above the corner line at mid-lid, brow 0.6 above; the rim is a 3-px band 0.3 eye widths above
+    /// the corners at a third of the skin's luminance.
+    func testALidStopsBelowADarkRimAboveIt() throws {
+        let size = 128
+        let eye = EyelidMap.Eye(origin: SIMD2(44, 64), axisU: SIMD2(1, 0), axisV: SIMD2(0, 1), width: 40, upper: (a: -0.4, b: 0),
+                                lower: (a: 0.4, b: 0), brow: try XCTUnwrap(Parabola(fitting: [SIMD2(0, -0.6), SIMD2(0.5, -0.6), SIMD2(1, -0.6)])))
+        var plain = [Float](repeating: 0.7, count: size * size)
+        // The lash line itself is dark, as in a photo: 3 px along the lid curve.
+        for x in 44..<84 {
+            let y = Int((64 + 40 * eye.lash((Float(x) + 0.5 - 44) / 40)).rounded())
+            for dy in -2...0 { plain[(y + dy) * size + x] = 0.15 }
+        }
+        XCTAssertNil(eye.withSkinLimit(luminance: plain, size: size).skinLimit, "nothing dark above the lashes")
+        var rimmed = plain
+        let rimTop = 64 - Int(0.3 * 40)   // v = −0.3 … −0.225 eye widths: y 52–54
+        for x in 0..<size { for y in rimTop..<(rimTop + 3) { rimmed[y * size + x] = 0.25 } }
+        let limited = eye.withSkinLimit(luminance: rimmed, size: size)
+        XCTAssertNotNil(limited.skinLimit)
+        for u in [Float(0.3), 0.5, 0.7] {
+            let top = limited.skinTop(u)
+            // The rim's lower edge is at v = −0.225 (y 55); the skin starts within a pixel (0.025) and 0.03 below it.
+            XCTAssertGreaterThan(top, -0.225, "the skin stops below the rim at u \(u)")
+            XCTAssertLessThan(top, -0.225 + 0.03 + 0.05, "but not far below it at u \(u)")
+            XCTAssertEqual(eye.skinTop(u), eye.top(u), accuracy: 1e-6, "without a limit, the top curve")
+        }
+    }
+
     /// A lid the target closes (issue #20) is made from the source's own lid skin: valid, taken from above the source's
     /// lash line (never from the eyeball, whose iris and lashes would paint a dark smear on the lid), and stretched
     /// downwards; a lid equally closed in both, or not moving, is the plain 3DMM correspondence.

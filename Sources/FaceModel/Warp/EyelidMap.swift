@@ -32,6 +32,10 @@ struct EyelidMap {
     static let lashClearance: Float = 0.05
     /// A gap under the closed lash line narrower than this (eye widths) is covered by the lash line.
     static let sliver: Float = 0.2
+    /// Lid skin ends where the photo gets darker than this fraction of the skin just above the lashes (a glasses rim).
+    static let rimDarkness: Float = 0.6
+    /// The thinnest band of skin (eye widths) a lid under a glasses rim is stretched from.
+    static let minimumSkin: Float = 0.08
     /// The lid is remapped once its lash line is lower than the source's by this much (eye widths), fully from twice it.
     static let closingStart: Float = 0.03
 
@@ -42,6 +46,9 @@ struct EyelidMap {
         let upper: (a: Float, b: Float), lower: (a: Float, b: Float)
         /// Brow: v(u) = c0 + c1·u + c2·u², least squares through the brow landmarks.
         let brow: Parabola
+        /// Where the lid's skin ends upwards in the photo, when something dark crosses it below the top curve (the rim
+        /// of glasses): v at u = 0, 1/20, …, 1 (`withSkinLimit`).
+        var skinLimit: [Float]? = nil
 
         init?(_ eye: EyeLandmarks, landmarks p: (Int) -> SIMD2<Float>) {
             // The frame reaches a little past the model's corners: a fitted 3DMM eye is often narrower than the photo's,
@@ -92,14 +99,7 @@ struct EyelidMap {
         /// going down (lid skin to lashes) within a quarter of an eye width above the model's lid and a tenth below
         /// it. Nil when the steps are too weak or too scattered to trust (a closed or hidden eye, glare on glasses).
         func onLashLine(luminance: [Float], size: Int) -> Eye? {
-            func sample(_ q: SIMD2<Float>) -> Float {
-                let x = min(max(q.x - 0.5, 0), Float(size - 1)), y = min(max(q.y - 0.5, 0), Float(size - 1))
-                let x0 = min(Int(x), size - 2), y0 = min(Int(y), size - 2), fx = x - Float(x0), fy = y - Float(y0)
-                let i = y0 * size + x0
-                let top: Float = luminance[i] * (1 - fx) + luminance[i + 1] * fx
-                let bottom: Float = luminance[i + size] * (1 - fx) + luminance[i + size + 1] * fx
-                return top * (1 - fy) + bottom * fy
-            }
+            func sample(_ q: SIMD2<Float>) -> Float { self.sample(luminance, size, q) }
             let step: Float = 0.5 / width, reach = EyelidMap.lashHeight
             var points: [(u: Float, v: Float)] = [], steps: [Float] = []
             for u in stride(from: Float(0.2), through: 0.8, by: 0.1) {
@@ -138,6 +138,58 @@ struct EyelidMap {
         func lash(_ u: Float) -> Float { u * (1 - u) * (upper.a + upper.b * u) }
         func lowerLid(_ u: Float) -> Float { u * (1 - u) * (lower.a + lower.b * u) }
         func top(_ u: Float) -> Float { EyelidMap.creaseFraction * brow(u) }
+
+        /// The top of the lid skin a closing lid may take: the top curve, or lower where the photo's skin ends.
+        func skinTop(_ u: Float) -> Float {
+            guard let limit = skinLimit else { return top(u) }
+            let x = min(max(u, 0), 1) * Float(limit.count - 1), k = min(Int(x), limit.count - 2), f = x - Float(k)
+            return max(top(u), limit[k] * (1 - f) + limit[k + 1] * f)
+        }
+
+        /// This eye with `skinLimit` read from the photo: going up from just above the lash line, the first place where
+        /// the luminance falls below `EyelidMap.rimDarkness` of the lid skin's own (the 80th percentile of the band) —
+        /// the dark rim of glasses, which a stretched lid would otherwise carry down over the eye (issue #20: a brown
+        /// lid on Grace Hopper). Unchanged where nothing that dark lies between the lash line and the top curve.
+        func withSkinLimit(luminance: [Float], size: Int) -> Eye {
+            let step: Float = 0.5 / width
+            var limits: [Float?] = []
+            for k in 0...20 {
+                let u = Float(k) / 20, start = lash(u) - EyelidMap.lashHeight - EyelidMap.lashClearance, top = top(u)
+                var skin: [Float] = []
+                for v in stride(from: start, through: top, by: -step) { skin.append(sample(luminance, size, point(u: u, v: v))) }
+                guard !skin.isEmpty else { limits.append(nil); continue }
+                // The skin's level: bright end of the band (a rim covers at most most of it; the lashes are below it).
+                let reference = skin.sorted()[min(skin.count - 1, skin.count * 4 / 5)]
+                var limit: Float? = nil
+                for v in stride(from: start, through: top, by: -step) where sample(luminance, size, point(u: u, v: v)) < EyelidMap.rimDarkness * reference {
+                    limit = v + 0.03
+                    break
+                }
+                limits.append(limit)
+            }
+            // A rim crosses the whole eye: found at two thirds of the places or not at all (a crease shadow or a lash at a
+            // corner is not one, and a limit at some places only would tear the lid). Gaps take their nearest neighbour's
+            // value, then the line is smoothed along the lid.
+            let found = limits.indices.filter { limits[$0] != nil }
+            guard found.count * 3 >= limits.count * 2 else { return self }
+            let filled = limits.indices.map { i in limits[found.min { abs($0 - i) < abs($1 - i) }!]! }
+            var eye = self
+            eye.skinLimit = filled.indices.map { i in
+                let window = max(0, i - 2)...min(filled.count - 1, i + 2)
+                return window.map { filled[$0] }.reduce(0, +) / Float(window.count)
+            }
+            return eye
+        }
+
+        /// Bilinear luminance at a crop point (pixel edges at integers).
+        func sample(_ luminance: [Float], _ size: Int, _ q: SIMD2<Float>) -> Float {
+            let x = min(max(q.x - 0.5, 0), Float(size - 1)), y = min(max(q.y - 0.5, 0), Float(size - 1))
+            let x0 = min(Int(x), size - 2), y0 = min(Int(y), size - 2), fx = x - Float(x0), fy = y - Float(y0)
+            let i = y0 * size + x0
+            let top: Float = luminance[i] * (1 - fx) + luminance[i + 1] * fx
+            let bottom: Float = luminance[i + size] * (1 - fx) + luminance[i + size + 1] * fx
+            return top * (1 - fy) + bottom * fy
+        }
         /// Inside the eye opening (between the lids): what shows the eyeball in this image.
         func inOpening(_ q: SIMD2<Float>) -> Bool {
             let (u, v) = local(q)
@@ -175,7 +227,7 @@ struct EyelidMap {
         eyes.map { eye in
             guard let model = Eye(eye, landmarks: { SIMD2(s[2 * $0], s[2 * $0 + 1]) }) else { return nil }
             guard let luminance else { return model }
-            return model.onLashLine(luminance: luminance, size: size) ?? model
+            return (model.onLashLine(luminance: luminance, size: size) ?? model).withSkinLimit(luminance: luminance, size: size)
         }
     }
 
@@ -190,7 +242,7 @@ struct EyelidMap {
         for (src, tgt) in pairs {
             let (u, v) = tgt.local(q)
             guard u > 0, u < 1 else { continue }
-            let topT = tgt.top(u), lashT = tgt.lash(u), topS = src.top(u), lashS = src.lash(u)
+            let topT = tgt.top(u), lashT = tgt.lash(u), topS = src.skinTop(u), lashS = src.lash(u)
             let heightT = lashT - topT, heightS = lashS - topS
             // A lid nearly down on the lower lid also covers the sliver left between them: lash line there.
             let bottomT = tgt.lowerLid(u) - lashT < Self.sliver ? max(lashT, tgt.lowerLid(u)) : lashT
@@ -206,7 +258,7 @@ struct EyelidMap {
             // Near the corners the band is thin and lies on the lashes that fan out there: the clearance grows and the
             // skin is taken from higher up (never from a band under a fifth of an eye width).
             let skinEnd = lashS - lash - Self.lashClearance * (1 + 3 * (1 - taper))
-            let skinTop = min(topS, skinEnd - 0.2)
+            let skinTop = min(topS, skinEnd - (src.skinLimit == nil ? 0.2 : Self.minimumSkin))
             let vs: Float
             if heightT <= lash { vs = lashS - below * heightS / heightT }
             else if below <= lash { vs = lashS - below }

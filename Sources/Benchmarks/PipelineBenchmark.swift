@@ -58,7 +58,35 @@ public enum PipelineBenchmark {
                            Double(frames) / now, Double(frames) / before, before / now))
             }
         }
+        try nativeResolutionCost(pipeline, source: source, jobs: jobs, log: log)
         try mouthAndEyelidCost(pipeline, source: source, video: samples.appendingPathComponent("driving_video.mp4"), frames: n, log: log)
+    }
+
+    /// What composing the face at the photo's own resolution costs (issue #21): the source picture enlarged to 512², its
+    /// face square at its own 512² (the default for whole-picture output) beside a fixed 256² square, same jobs, same run.
+    static func nativeResolutionCost(_ pipeline: TalkingFacePipeline, source: Portrait, jobs: [Job], log: (String) -> Void) throws {
+        let side = 512
+        let frame = try source.frame.resized(width: side * source.frame.width / source.frame.height, height: side)
+        let big = Portrait(frame: frame, crop: .centreSquare(width: frame.width, height: frame.height, size: source.crop.cropSize),
+                           coefficients: source.coefficients, coefficientSource: source.coefficientSource, name: "source.png at 512²")
+        log("| job (512² portrait) | face square | frames | fps | time vs 256² |")
+        log("|---|---|---|---|---|")
+        for j in jobs {
+            guard case .reenact(_, let driver) = j.job else { continue }
+            var seconds: [Double] = [], frames = 0
+            for size in [nil, 256] as [Int?] {
+                var config = PipelineConfiguration()
+                config.outputSize = size
+                let t0 = Date()
+                let sink = CollectingSink()
+                try pipeline.run(.reenact(source: big, driver: driver), configuration: config, into: sink)
+                seconds.append(Date().timeIntervalSince(t0))
+                frames = sink.frames.count
+            }
+            let native = PipelineConfiguration().compositeSquare(for: big.crop).cropSize
+            log(String(format: "| %@ | own %d² | %d | %.2f | %.2f× |", j.name, native, frames, Double(frames) / seconds[0], seconds[0] / seconds[1]))
+            log(String(format: "| %@ | fixed 256² | %d | %.2f | 1× |", j.name, frames, Double(frames) / seconds[1]))
+        }
     }
 
     /// What the drawn mouth interior and the stretched eyelids (issue #20) add per frame at 256², timed side by side

@@ -89,8 +89,7 @@ final class RealPhotoTests: XCTestCase {
     func testTheFaceKeepsThePhotosDetailAtItsOwnResolution() throws {
         let f = try fixture()
         let photo = f.hopper.frame, landmarks = f.hopperReadout.imageLandmarks
-        let xs = landmarks.map(\.x), ys = landmarks.map(\.y)
-        let box = FaceBox(x: xs.min()!, y: ys.min()!, width: xs.max()! - xs.min()!, height: ys.max()! - ys.min()!)
+        let box = try Detail.box(of: landmarks)
         let photoOutline = try Detail.outlineGradient(photo, outline: Detail.faceOval(landmarks))
         func reenact(_ driver: Portrait, size: Int? = nil) throws -> (detail: Double, outline: Double) {
             var config = PipelineConfiguration()

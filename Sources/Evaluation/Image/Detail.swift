@@ -64,6 +64,13 @@ public enum Detail {
         return best.squareRoot()
     }
 
+    /// The bounding box of landmarks (picture pixels): the region `ratio` compares.
+    public static func box(of landmarks: [SIMD2<Double>]) throws -> FaceBox {
+        guard !landmarks.isEmpty else { throw EvaluationError.invalidInput("a box needs at least one landmark") }
+        let xs = landmarks.map(\.x), ys = landmarks.map(\.y)
+        return FaceBox(x: xs.min()!, y: ys.min()!, width: xs.max()! - xs.min()!, height: ys.max()! - ys.min()!)
+    }
+
     /// Face Mesh's face oval of 468 landmarks (MediaPipe's convention, pixel centres at integers) in pixel-edge
     /// coordinates.
     public static func faceOval(_ landmarks: [SIMD2<Double>]) throws -> [SIMD2<Double>] {

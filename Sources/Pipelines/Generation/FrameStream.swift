@@ -36,6 +36,8 @@ public final class FrameStream {
     private var warpSource: FaceWarper.Source?
     /// The source's mouth colours and lip opening, measured on the first chunk (reenactment).
     private var mouthSource: (palette: MouthPalette, opening: Float)?
+    /// The origin's crop at the field size, read by the warp's source side and the mouth palette: sampled once.
+    private var originCrop: Tensor?
     private let configuration: PipelineConfiguration
     private let sampler: SamplerConfiguration
     private let progress: PipelineProgressHandler?
@@ -76,6 +78,14 @@ public final class FrameStream {
     /// talked as fast with the field at 256 as at 512 (the composite's own cost dominates), so the sharper one.
     static let maxFieldSize = 512
 
+    /// `origin`'s crop (ρ's own, not the composite square) at `size`, sampled on first use.
+    private func originCrop(_ origin: WarpOrigin, size: Int) throws -> Tensor {
+        if let c = originCrop { return c }
+        let c = try origin.portrait.image(size: size)
+        originCrop = c
+        return c
+    }
+
     /// The next chunk of frames, or nil when all were generated.
     public func next() throws -> [GeneratedFrame]? {
         guard nextFrame < count else { return nil }
@@ -91,7 +101,7 @@ public final class FrameStream {
         if needsWarp, let origin {
             // Rasterized in ρ's crops at the field size, then evaluated over the composite square (issue #21).
             let source = try warpSource ?? pipeline.warper().prepare(source: origin.coefficients, size: fieldSize,
-                                                                     image: origin.portrait.image(size: fieldSize))
+                                                                     image: originCrop(origin, size: fieldSize))
             warpSource = source
             let f = try pipeline.warper().field(source: source, target: frames)
             let square = try f.reframed(size: size, target: composer.crop.resized(to: fieldSize).mapping(from: composer.square),
@@ -105,12 +115,13 @@ public final class FrameStream {
         var mouth: MouthLayer? = nil, mouthOverride: [Float]? = nil
         if field != nil, let origin, composer.swapTarget == nil {
             let interior = try pipeline.mouthInterior()
-            let source = try mouthSource ?? (interior.palette(image: origin.portrait.image(size: fieldSize), coefficients: origin.coefficients),
+            let source = try mouthSource ?? (interior.palette(image: originCrop(origin, size: fieldSize), coefficients: origin.coefficients),
                                              interior.opening(origin.coefficients)[0])
             mouthSource = source
-            // Drawn in ρ̂'s crop at the square's resolution, then laid over the square.
+            // Drawn in ρ̂'s crop at the square's resolution, then laid over the square (colour and coverage in one pass).
             let drawn = try interior.layer(frames, size: size, palette: source.palette)
-            let layer = MouthLayer(colour: try composer.toSquare(drawn.colour), coverage: try composer.toSquare(drawn.coverage), opening: drawn.opening)
+            let laid = try composer.toSquare(Tensor.cat([drawn.colour, drawn.coverage], dim: 1))
+            let layer = MouthLayer(colour: try laid.narrow(1, 0, 3), coverage: try laid.narrow(1, 3, 1), opening: drawn.opening)
             mouth = layer
             // Lips opened wider than the source's (by 4–10 % of the mouth width): the drawn interior, not the stretched
             // one. Below that the warp keeps the photo's own lips, which the model's lip contour only approximates.

@@ -38,7 +38,7 @@ struct EvalSharpnessCommand: ParsableCommand {
             for path in sources {
                 let source = try pipeline.portrait(inputURL(path))
                 let photo = try mesh.measure(source.frame, name: source.name)
-                let box = Self.box(photo.imageLandmarks)
+                let box = try Detail.box(of: photo.imageLandmarks)
                 let photoOutline = try Detail.outlineGradient(source.frame, outline: Detail.faceOval(photo.imageLandmarks))
                 let driverPaths = drivers.isEmpty ? [path, "Samples/driving.png"] : drivers
                 for d in driverPaths {
@@ -58,11 +58,5 @@ struct EvalSharpnessCommand: ParsableCommand {
                 }
             }
         }
-    }
-
-    /// The bounding box of Face Mesh's points (picture pixels).
-    static func box(_ points: [SIMD2<Double>]) -> FaceBox {
-        let xs = points.map(\.x), ys = points.map(\.y)
-        return FaceBox(x: xs.min()!, y: ys.min()!, width: xs.max()! - xs.min()!, height: ys.max()! - ys.min()!)
     }
 }

@@ -64,6 +64,51 @@ final class WarpTests: XCTestCase {
         XCTAssertEqual(try half.sourcePoints.floats(), try field.resized(to: 48).sourcePoints.floats())
     }
 
+    /// Issue #21 item 2: the motion outside the face continues the face's own, so the map has no step at the edge of the
+    /// model's mesh, and a jaw drop takes what lies below the chin (the neck) along: the first pixel below the target's
+    /// chin comes from just below the source's chin, not from the source's face. A step is measured as the largest
+    /// change of source point between neighbouring pixels across the edge (less the pixel between them); the old
+    /// blurred residual stepped by several pixels at the chin.
+    func testTheMotionOutsideTheFaceContinuesTheFacesOwn() throws {
+        let size = 128
+        let warper = try FaceWarper(model: Shared.renderer.model)
+        let field = try warper.field(source: coefficients(yaw: 0), target: coefficients(yaw: 0, jaw: 0.9), size: size)
+        let sourceField = try warper.field(source: coefficients(yaw: 0), target: coefficients(yaw: 0), size: size)
+        let points = try field.sourcePoints.contiguous().floats(), face = try field.face.contiguous().floats()
+        // The open mouth is a real step (the lips part over the interior): the mouth and a pixel around it are left out.
+        let nearMouth = try F.maxPool2d(field.mouth, kernel: 5, stride: 1, padding: 2).contiguous().floats()
+        let sourceFace = try sourceField.face.contiguous().floats()
+        func step(_ p: Int, _ q: Int) -> Float {
+            let dx = points[2 * p] - points[2 * q], dy = points[2 * p + 1] - points[2 * q + 1]
+            // Less the pixel apart the two are, so a still map steps by 0.
+            return abs((dx * dx + dy * dy).squareRoot() - 1)
+        }
+        var across: Float = 0, within: Float = 0
+        for y in 1..<(size - 1) {
+            for x in 1..<(size - 1) {
+                let p = y * size + x
+                for q in [p + 1, p + size] where nearMouth[p] == 0 && nearMouth[q] == 0 {
+                    if face[p] != face[q] { across = max(across, step(p, q)) } else if face[p] == 1 { within = max(within, step(p, q)) }
+                }
+            }
+        }
+        print(String(format: "largest step between neighbours: across the face's edge %.2f px, inside the face %.2f px", across, within))
+        // The lower face stretches by about a third of a pixel per pixel under this jaw drop; a continued map steps by about
+        // that plus the continuation's interpolation (measured 2.0 px), the old blurred residual by 5 px and more.
+        XCTAssertLessThan(across, 3)
+        // The chin: the lowest face pixel of the middle column, in the target and in the source.
+        let mid = size / 2
+        let targetChin = (0..<size).last { face[$0 * size + mid] == 1 }!, sourceChin = (0..<size).last { sourceFace[$0 * size + mid] == 1 }!
+        XCTAssertGreaterThan(targetChin, sourceChin + 3, "the jaw drop moves the chin down")
+        let below = (targetChin + 1) * size + mid
+        let from = (x: points[2 * below], y: points[2 * below + 1]), chin = points[2 * (targetChin * size + mid) + 1]
+        print(String(format: "chin row: target %d, source %d; the target's chin comes from y %.1f, the pixel below it from (%.1f, %.1f)",
+                     targetChin, sourceChin, chin, from.x, from.y))
+        XCTAssertGreaterThan(from.y, Float(sourceChin) + 1, "below the chin comes from below the source's chin")
+        XCTAssertLessThan(abs(from.y - chin), 1.8, "…next to where the chin comes from (measured 1.2 px; the old map 2.2)")
+        XCTAssertEqual(try field.valid.contiguous().floats()[below], 1)
+    }
+
     /// A dark rim crossing the lid skin (glasses) ends the skin a closing lid is stretched from, just below the rim; a
     /// lid with nothing dark above it keeps its top curve. An eye 40 px wide at the centre of a 128² crop, lash line
     /// 0.1 eye widths above the corner line at mid-lid, brow 0.6 above; the rim is a 3-px band 0.3 eye widths above

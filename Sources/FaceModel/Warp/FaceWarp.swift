@@ -128,8 +128,11 @@ public final class FaceWarper: @unchecked Sendable {
         /// Outside the face the motion fades from full to zero between these distances (fractions of the side).
         public var fadeStart = 0.06
         public var fadeEnd = 0.22
-        /// The face's non-rigid residual decays with this length (fraction of the side) outside the face.
+        /// The face's non-rigid residual decays with this length (fraction of the side; longer where the residual is
+        /// large) outside the face.
         public var residualDecay = 0.06
+        /// Just outside the face the residual is the edge's own, handing over to a wider mean with this length.
+        public var edgeContinuity = 0.03
         /// A target triangle whose source image is smaller than this fraction of its own area is not valid: the
         /// source shows that surface folded away (an eyelid of an open eye, which a blink unfolds over the eye;
         /// lips pressed together), and stretching the few source pixels — eyelashes, the lip line — over it
@@ -298,46 +301,44 @@ public final class FaceWarper: @unchecked Sendable {
                              mouth: try Tensor(mouth, shape: [n, 1, size, size]), inner: try Tensor(inner, shape: [n, 1, size, size]))
     }
 
-    /// Displacements of the pixels outside the face (S×S×2, row-major), computed on a coarse grid and
-    /// interpolated: rigid motion of a plane through the head, plus the face residual (face displacement minus
-    /// the rigid one) spread by normalised convolution, both faded out with the distance from the face.
+    /// Displacements of the pixels outside the face (S×S×2, row-major): rigid motion of a plane through the head, plus
+    /// the face's non-rigid residual (face displacement minus the rigid one) continued outwards from the face's edge,
+    /// both fading out with the distance from the face (issue #21). The residual is continued from a band along the
+    /// edge (push-pull), so the field is continuous across the edge of the model's mesh: what lies just beyond the
+    /// target's jaw or cheek comes from just beyond the source's (neck, ear, hair), not from the source's face, and a
+    /// jaw drop takes the chin's outline and the neck below it along. Its decay length grows with the residual, so the
+    /// map never folds (a fold shows a second, ghost edge).
     func extrapolate(faceDisp: [Float], faceMask: [Bool], size: Int, camera: Camera, targetPose: [Float], sourcePose: [Float]) throws -> [Float] {
         let rigid = rigidMotion(size: size, camera: camera, targetPose: targetPose, sourcePose: sourcePose)
-        let step = max(1, size / 64), g = (size + step - 1) / step
-        // Coarse residual and coverage.
-        var res = [Float](repeating: 0, count: g * g * 2), cover = [Float](repeating: 0, count: g * g)
-        for p in 0..<(size * size) where faceMask[p] {
-            let c = (p / size / step) * g + (p % size) / step
-            res[2 * c] += faceDisp[2 * p] - rigid[2 * p]
-            res[2 * c + 1] += faceDisp[2 * p + 1] - rigid[2 * p + 1]
-            cover[c] += 1
-        }
-        let sigma = Float(options.residualDecay) * Float(g)
-        let blurredRes = blur(res, g, channels: 2, sigma: sigma), blurredCover = blur(cover, g, channels: 1, sigma: sigma)
-        let distance = Self.distanceTransform(cover.map { $0 > 0 }, g)
-        var coarse = [Float](repeating: 0, count: g * g * 2)
-        for c in 0..<(g * g) {
-            let dn = distance[c] / Float(g)
-            let fade = 1 - smoothstep(Float(options.fadeStart), Float(options.fadeEnd), dn)
-            let decay = exp(-dn / Float(options.residualDecay))
-            let norm = max(blurredCover[c], 1e-6)
-            coarse[2 * c] = blurredRes[2 * c] / norm * decay
-            coarse[2 * c + 1] = blurredRes[2 * c + 1] / norm * decay
-            coarse[2 * c] *= fade; coarse[2 * c + 1] *= fade
-            // The fade of the rigid part travels with the coarse grid as a third channel.
-            cover[c] = fade
-        }
-        // Upsample residual and fade bilinearly to the full grid.
-        let up = try Torch.noGrad {
-            try F.interpolate(Tensor(planar(coarse, g) + cover, shape: [1, 3, g, g]), size: (size, size),
-                              mode: .bilinear(alignCorners: false)).floats()
-        }
         let plane = size * size
+        // The edge band: face pixels within `band` pixels of a pixel outside the face.
+        let band = max(1, size / 128)
+        let inside = Self.distanceTransform(faceMask.map { !$0 }, size)
+        var residual = [Float](repeating: 0, count: 2 * plane), known = [Float](repeating: 0, count: plane)
+        var largest: Float = 0
+        for p in 0..<plane where faceMask[p] && inside[p] <= Float(band) {
+            residual[p] = faceDisp[2 * p] - rigid[2 * p]
+            residual[plane + p] = faceDisp[2 * p + 1] - rigid[2 * p + 1]
+            known[p] = 1
+            largest = max(largest, (residual[p] * residual[p] + residual[plane + p] * residual[plane + p]).squareRoot())
+        }
+        // At the edge the nearest edge values (continuity); a few pixels out the smoother, wider mean, which carries the
+        // turn of the whole cheek to the ear and hair beyond it rather than only the edge's own motion.
+        let values = try Tensor(residual, shape: [1, 2, size, size]), weights = try Tensor(known, shape: [1, 1, size, size])
+        let nearest = try PushPull.fill(values, known: weights, confidence: .any).floats()
+        let wide = try PushPull.fill(values, known: weights, confidence: .mean).floats()
+        let handover = Float(options.edgeContinuity) * Float(size)
+        // d ↦ d + r·exp(−d/L) is monotonic while r/L ≤ 1: the decay is at least 1.5× the largest residual.
+        let decayLength = max(Float(options.residualDecay) * Float(size), 1.5 * largest)
+        let distance = Self.distanceTransform(faceMask, size)
         var out = [Float](repeating: 0, count: plane * 2)
-        for p in 0..<plane {
-            let fade = up[2 * plane + p]
-            out[2 * p] = rigid[2 * p] * fade + up[p]
-            out[2 * p + 1] = rigid[2 * p + 1] * fade + up[plane + p]
+        for p in 0..<plane where !faceMask[p] {
+            // The first pixel outside the face is at distance 1: it carries the edge's residual in full.
+            let d = max(0, distance[p] - 1)
+            let fade = 1 - smoothstep(Float(options.fadeStart), Float(options.fadeEnd), d / Float(size))
+            let decay = exp(-d / decayLength) * fade, near = exp(-d / handover)
+            out[2 * p] = rigid[2 * p] * fade + (nearest[p] * near + wide[p] * (1 - near)) * decay
+            out[2 * p + 1] = rigid[2 * p + 1] * fade + (nearest[plane + p] * near + wide[plane + p] * (1 - near)) * decay
         }
         return out
     }
@@ -377,29 +378,6 @@ public final class FaceWarper: @unchecked Sendable {
         return [cc * cb, cc * sb * sa - sc * ca, cc * sb * ca + sc * sa,
                 sc * cb, sc * sb * sa + cc * ca, sc * sb * ca - cc * sa,
                 -sb, cb * sa, cb * ca]
-    }
-
-    /// Interleaved (x, y) per cell → the x plane then the y plane.
-    func planar(_ xy: [Float], _ g: Int) -> [Float] {
-        (0..<(g * g)).map { xy[2 * $0] } + (0..<(g * g)).map { xy[2 * $0 + 1] }
-    }
-
-    /// Separable Gaussian blur of a g×g grid with `channels` interleaved values per cell (zero outside).
-    func blur(_ x: [Float], _ g: Int, channels: Int, sigma: Float) -> [Float] {
-        let r = max(1, Int((3 * sigma).rounded(.up)))
-        let kernel = (-r...r).map { exp(-Float($0 * $0) / (2 * sigma * sigma)) }
-        var tmp = [Float](repeating: 0, count: x.count), out = [Float](repeating: 0, count: x.count)
-        for y in 0..<g { for xx in 0..<g { for c in 0..<channels {
-            var s: Float = 0
-            for k in -r...r where xx + k >= 0 && xx + k < g { s += kernel[k + r] * x[(y * g + xx + k) * channels + c] }
-            tmp[(y * g + xx) * channels + c] = s
-        } } }
-        for y in 0..<g { for xx in 0..<g { for c in 0..<channels {
-            var s: Float = 0
-            for k in -r...r where y + k >= 0 && y + k < g { s += kernel[k + r] * tmp[((y + k) * g + xx) * channels + c] }
-            out[(y * g + xx) * channels + c] = s
-        } } }
-        return out
     }
 
     /// Distance (in cells) from every cell of a g×g grid to the nearest marked cell (two-pass chamfer 3-4).

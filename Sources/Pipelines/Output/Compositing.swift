@@ -22,9 +22,9 @@ public enum WarpCompositor {
             // replaced by the warped face's own around it, so a side-lit face stays lit where it was, with no patch of
             // the generator's average colour.
             let scale = max(2, field.size / 32)
-            let light = try Compositing.lowPass(Compositing.inpaint(warped, known: field.face * usable), factor: scale)
+            let light = try Compositing.lowPass(PushPull.fill(warped, known: field.face * usable), factor: scale)
             let fromGenerator = try (light + generated - Compositing.lowPass(generated, factor: scale)).clamp(min: -1, max: 1)
-            let fromSurroundings = try Compositing.inpaint(warped, known: usable)
+            let fromSurroundings = try PushPull.fill(warped, known: usable)
             let faceArea = try Compositing.softMask(Compositing.dilated(field.face, radius: radius), radius: radius)
             var fill = try fromGenerator * faceArea + fromSurroundings * (1.0 - faceArea)
             guard let mouth else { return try warped * m + fill * (1.0 - m) }
@@ -125,25 +125,6 @@ enum Compositing {
         let small = try F.adaptiveAvgPool2d(image, (max(1, h / factor), max(1, w / factor)))
         let up = try F.interpolate(small, size: (h, w), mode: .bilinear(alignCorners: false))
         return try boxFiltered(up, radius: max(1, factor / 2))
-    }
-
-    /// Fills the pixels of `image` (N×C×H×W) where `known` (N×1×H×W) is 0 from the known ones by push-pull
-    /// interpolation: known-weighted averages on a halving pyramid, then coarse values pulled back up where the
-    /// finer level knows nothing. Smooth, local, and exact on known pixels.
-    static func inpaint(_ image: Tensor, known: Tensor) throws -> Tensor {
-        var levels: [(value: Tensor, weight: Tensor)] = [(try image * known, known)]
-        while min(levels.last!.value.size(2), levels.last!.value.size(3)) > 2 {
-            let (v, w) = levels.last!
-            levels.append((try F.avgPool2d(v, kernel: 2), try F.avgPool2d(w, kernel: 2)))
-        }
-        // Normalised colour per level (where any weight arrived), then pulled up level by level.
-        var filled = try levels.last!.value / levels.last!.weight.clamp(min: 1e-8)
-        for (v, w) in levels.dropLast().reversed() {
-            let up = try F.interpolate(filled, size: (v.size(2), v.size(3)), mode: .bilinear(alignCorners: false))
-            let have = try w.clamp(min: 0, max: 1)
-            filled = try v / w.clamp(min: 1e-8) * have + up * (1.0 - have)
-        }
-        return try image * known + filled * (1.0 - known)
     }
 
     /// `image` with each channel's mean and spread over `mask` moved to those of `reference` over

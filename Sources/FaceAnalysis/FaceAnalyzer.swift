@@ -17,6 +17,9 @@ public struct AnalyzedFace: Sendable, Codable, Equatable {
     public var roi: RotatedRect
     public var imageWidth: Int
     public var imageHeight: Int
+
+    /// `landmarks` with the eye contours from the iris model where it ran (`IrisLandmarker.refined`).
+    public var refinedLandmarks: [SIMD3<Double>] { IrisLandmarker.refined(landmarks, irises: irises) }
 }
 
 /// Detection, Face Mesh and iris behind one call. Faces are ordered largest first; `faceIndex` picks

@@ -79,13 +79,14 @@ final class ExpressionSetTests: XCTestCase {
     /// dlib distance to the source under 0.45 (Grace Hopper driven by Samples/driving.png, a synthetic face with a
     /// wide-open mouth, is the closest: 0.41–0.46 as the compositing changed).
     func testOutputsKeepThePerson() throws { try assertNoMoreFailures("identity", today: 0) }
-    // Measured 2026-12-07 on the shipped rows (28 cells): EAR 8 of 8 asked blinks fail (Face Mesh still reads the closed
-    // lids as open); lid ΔE 4 (the astronaut's lighter lid) and texture 6 of 16 (stretched lids are smoother than the
-    // skin under the eye; Hopper's, from the thin skin under her glasses' rim, streak); lip gap 4 of 28; yaw 5 of 28
-    // (±25° turns read back as 15–21°).
-    func testAskedBlinksCloseTheEyes() throws { try assertNoMoreFailures("eye.", today: 8) }
-    func testTheMouthOpensAsTheRender() throws { try assertNoMoreFailures("mouth.lipGap", today: 4) }
-    func testTheHeadTurnsAsAsked() throws { try assertNoMoreFailures("pose.", today: 5) }
+    // Measured 2026-12-07 on the shipped rows (28 cells), after the eye contours came from the iris model (MediaPipe's
+    // refined landmarks; the mesh alone read every closed lid as open): EAR 2 of 8 asked blinks fail (Hopper's right
+    // eye behind her glasses); lid ΔE 4 (the astronaut's lighter lid) and texture 6 of 16 (stretched lids are smoother
+    // than the skin under the eye; Hopper's, from the thin skin under her glasses' rim, streak); lip gap 3 of 28; yaw 3
+    // of 28 (the head's surroundings turn with it since the motion outside the face continues the face's own).
+    func testAskedBlinksCloseTheEyes() throws { try assertNoMoreFailures("eye.", today: 2) }
+    func testTheMouthOpensAsTheRender() throws { try assertNoMoreFailures("mouth.lipGap", today: 3) }
+    func testTheHeadTurnsAsAsked() throws { try assertNoMoreFailures("pose.", today: 3) }
     func testClosedLidsLookLikeTheSkinBelowTheEye() throws { try assertNoMoreFailures("lid.", today: 10) }
     func testTheMouthInteriorIsNotGreenAndShowsTeethAndACavity() throws {
         try assertGates("mouth.green")

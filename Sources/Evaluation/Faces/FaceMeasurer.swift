@@ -59,7 +59,8 @@ public final class FaceMeasurer {
         guard (64...2048).contains(options.analysisSide) else {
             throw EvaluationError.invalidConfig("analysis side must be in 64...2048, got \(options.analysisSide)")
         }
-        analyzer = try FaceAnalyzer(withIris: options.coefficients)
+        // The iris model always: it gives the eye contours (`refinedLandmarks`) as well as the gaze the fit needs.
+        analyzer = try FaceAnalyzer(withIris: true)
         if options.coefficients {
             let renderer = try FaceRenderer.makeDefault()
             let correspondence = try MeshCorrespondence.loadDefault(for: renderer.model)
@@ -107,7 +108,8 @@ public final class FaceMeasurer {
 
     func assemble(face: AnalyzedFace, analysed big: RGBImage, scale: Double, original: RGBImage,
                   coefficients: [Float]?) throws -> FaceMeasurement {
-        let lmBig = face.landmarks.map { SIMD2($0.x, $0.y) }
+        // The eye contours from the iris model (MediaPipe's refined landmarks): the mesh's own barely close with the lids.
+        let lmBig = face.refinedLandmarks.map { SIMD2($0.x, $0.y) }
         var embedding: [Float]? = nil
         if let identity {
             embedding = try identity.embedding(of: big, landmarks: FaceLandmarks5(faceMesh: lmBig))

@@ -97,6 +97,24 @@ public struct IrisResult: Sendable, Codable, Equatable {
 public final class IrisLandmarker {
     public let network: MediaPipeGraph
     public static let eyeCorners: [(Int, Int, flip: Bool)] = [(33, 133, false), (362, 263, true)]
+    /// The Face Mesh points that the first 16 of each eye's 71 contour points stand for (lower lid corner to corner,
+    /// then the upper lid), image-left eye first: the order of MediaPipe's `update_face_landmarks_calculator.cc`, which
+    /// `refine_landmarks` uses to put the iris model's eye contours into the mesh.
+    public static let faceMeshEyeContours: [[Int]] = [[33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173],
+                                                      [263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398]]
+
+    /// Face Mesh's 468 points with each eye's contour (x, y) from the iris model, as MediaPipe's refined landmarks:
+    /// the mesh alone keeps an eye looking open when its lids close (on a real portrait with its eye openings
+    /// painted over with skin it still reads an eye aspect ratio of 0.19–0.24, two thirds of the open eye's), the
+    /// iris model's contour follows the lids (0.12–0.15 there; docs/EVALUATION.md).
+    public static func refined(_ landmarks: [SIMD3<Double>], irises: [IrisResult]?) -> [SIMD3<Double>] {
+        guard let irises, irises.count == 2, landmarks.count >= 468 else { return landmarks }
+        var out = landmarks
+        for (iris, indices) in zip(irises, faceMeshEyeContours) where iris.contour.count >= indices.count {
+            for (k, i) in indices.enumerated() { out[i] = SIMD3(iris.contour[k].x, iris.contour[k].y, out[i].z) }
+        }
+        return out
+    }
 
     public init(network: MediaPipeGraph) throws {
         guard network.inputShape == [1, 64, 64, 3], network.outputShapes == [[1, 213], [1, 15]] else {

@@ -132,12 +132,16 @@ public struct SpeechDriver: Sendable {
     public var intensity: Double
     /// Amplitude of a gentle natural head sway (0 = still).
     public var headMotion: Double
+    /// Spontaneous blinks a minute (`BlinkModel`; 0 = none), drawn from the job's seed.
+    public var blinkRate: Double
     public var fps: Double
-    public init(audio: URL, emotion: String = "neutral", intensity: Double = 1, headMotion: Double = 1, fps: Double = 25) {
+    public init(audio: URL, emotion: String = "neutral", intensity: Double = 1, headMotion: Double = 1,
+                blinkRate: Double = BlinkModel.restingRate, fps: Double = 25) {
         self.audio = audio
         self.emotion = emotion
         self.intensity = intensity
         self.headMotion = headMotion
+        self.blinkRate = blinkRate
         self.fps = fps
     }
 }

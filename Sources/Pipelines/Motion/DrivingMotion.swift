@@ -23,10 +23,12 @@ public struct DrivingMotion {
 }
 
 /// EmoA2E applied to speech (Sec. 4.2): MFCC clips + α + emotion prompt + η → β̂ per frame, on top of a base ρ
-/// whose pose gets an optional gentle head sway (a still head looks frozen).
+/// whose pose gets an optional gentle head sway (a still head looks frozen) and whose lids blink (`blinks`: the model,
+/// the indices of the two blink units in β, the seed).
 public enum SpeechMotion {
     public static func coefficients(audio: URL, base: Coefficients, a2e: EmoA2E, emotion: String, intensity: Double,
-                                    headMotion: Double, fps: Double = 25) throws -> Coefficients {
+                                    headMotion: Double, blinks: (model: BlinkModel, units: [Int], seed: UInt64)? = nil,
+                                    fps: Double = 25) throws -> Coefficients {
         guard (1...3).contains(intensity) else { throw PipelineError.invalidInput("intensity must be in 1...3, got \(intensity)") }
         guard headMotion.isFinite, (0...10).contains(headMotion) else { throw PipelineError.invalidInput("head motion must be in 0...10") }
         // The clips (20 MFCC rows per frame) are freed before the N × 261 coefficients are built: on an hour of
@@ -52,6 +54,16 @@ public enum SpeechMotion {
             }
             motion = try motion.replacing(.pose, with: Tensor(pose, shape: [n, 6]))
         }
+        if let blinks, !blinks.units.isEmpty {
+            // A blink closes both lids at least as far as its profile; what EmoA2E asks of them beyond that stays.
+            let closure = try blinks.model.closures(frames: n, fps: fps, seed: blinks.seed)
+            var expression = try motion.expression.contiguous().floats()
+            let k = CoefficientPart.expression.count
+            for i in 0..<n where closure[i] > 0 {
+                for u in blinks.units { expression[i * k + u] = max(expression[i * k + u], Float(closure[i])) }
+            }
+            motion = try motion.replacing(.expression, with: Tensor(expression, shape: [n, k]))
+        }
         return motion
     }
 }
@@ -69,8 +81,11 @@ extension TalkingFacePipeline {
             return DrivingMotion(coefficients: c, fps: fps, audio: nil, isSequence: c.batch > 1, video: nil, image: nil, origin: "given")
         case .speech(let s):
             _ = progress?(.analyzing(.speech, done: 0, total: 1))
+            let names = renderer.model.expressionNames
+            let units = ["eyeBlinkLeft", "eyeBlinkRight"].compactMap { names.firstIndex(of: $0) }
             let c = try SpeechMotion.coefficients(audio: s.audio, base: source.coefficients, a2e: emoA2E(), emotion: s.emotion,
-                                                  intensity: s.intensity, headMotion: s.headMotion, fps: s.fps)
+                                                  intensity: s.intensity, headMotion: s.headMotion,
+                                                  blinks: (BlinkModel(ratePerMinute: s.blinkRate), units, configuration.seed), fps: s.fps)
             if let p = progress, !p(.analyzing(.speech, done: 1, total: 1)) { throw PipelineError.cancelled }
             return DrivingMotion(coefficients: c, fps: s.fps, audio: s.audio, isSequence: true, video: nil, image: nil,
                                  origin: "EmoA2E, \"\(s.emotion)\" at η = \(s.intensity)")

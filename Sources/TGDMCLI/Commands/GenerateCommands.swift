@@ -68,6 +68,7 @@ struct TalkCommand: ParsableCommand {
     @Option(help: "Intensity η, continuous in 1...3.") var intensity: Double = 1
     @Option(help: "EmoA2E weights (default: the bundled model).") var a2e: String?
     @Option(help: "Head sway amplitude (0 = still).") var headMotion: Double = 1
+    @Option(help: "Spontaneous blinks a minute (0 = none; 17 is the resting rate, 26 in conversation).") var blinkRate: Double = BlinkModel.restingRate
     @Flag(help: "Write source | I_3d | result side by side instead of the result alone.") var sideBySide = false
     @Option(help: "Also save the generated coefficients ρ̂ (JSON).") var saveCoeffs: String?
     @Option(name: .shortAndLong, help: "Output MP4.") var output: String = "talk.mp4"
@@ -76,6 +77,9 @@ struct TalkCommand: ParsableCommand {
     func validate() throws {
         guard (1...3).contains(intensity) else { throw ValidationError("--intensity must be in 1...3") }
         guard headMotion.isFinite, (0...10).contains(headMotion) else { throw ValidationError("--head-motion must be in 0...10") }
+        guard blinkRate.isFinite, BlinkModel.rateRange.contains(blinkRate) else {
+            throw ValidationError("--blink-rate must be in \(BlinkModel.rateRange.lowerBound)...\(BlinkModel.rateRange.upperBound)")
+        }
         guard (audio == nil) != (text == nil) else { throw ValidationError("give either --audio or --text") }
     }
 
@@ -85,7 +89,7 @@ struct TalkCommand: ParsableCommand {
             if let a2e { p.setEmoA2E(try EmoA2E.load(weights: inputURL(a2e))) }
             let config = generation.configuration(for: p)
             let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
-            let driver = SpeechDriver(audio: speech, emotion: emotion, intensity: intensity, headMotion: headMotion)
+            let driver = SpeechDriver(audio: speech, emotion: emotion, intensity: intensity, headMotion: headMotion, blinkRate: blinkRate)
             let summary = try p.run(.reenact(source: s, driver: .speech(driver)), configuration: config,
                                     into: VideoFileSink(url: outputURL(output), layout: sideBySide ? .sideBySide : .result,
                                                         height: sideBySide ? generation.size ?? 256 : nil),

@@ -4,7 +4,8 @@ import Media
 import XCTest
 @testable import Pipelines
 
-/// Spontaneous blinks (issue #22): seeded, at the asked rate, each one a full closure of a plausible length.
+/// Spontaneous blinks and gaze shifts (issue #22): seeded, at the asked rate, each blink a full closure of a plausible
+/// length, each glance within the asked amplitude.
 final class BlinkModelTests: XCTestCase {
     func testBlinksComeAtTheAskedRateAndCloseFully() throws {
         let fps = 25.0, minutes = 10.0
@@ -57,7 +58,7 @@ final class BlinkModelTests: XCTestCase {
         func blinkUnits(rate: Double) throws -> [[Float]] {
             var config = PipelineConfiguration()
             config.seed = 3
-            let motion = try p.motion(for: .speech(SpeechDriver(audio: wav, blinkRate: rate)), source: source, configuration: config)
+            let motion = try p.motion(for: .speech(SpeechDriver(audio: wav, blinkRate: rate, gazeShift: 0)), source: source, configuration: config)
             let beta = try motion.coefficients.expression.contiguous().floats(), k = CoefficientPart.expression.count
             return units.map { u in (0..<motion.coefficients.batch).map { beta[$0 * k + u] } }
         }
@@ -72,6 +73,66 @@ final class BlinkModelTests: XCTestCase {
                 XCTAssertEqual(Double(b[i]), expected[i] > 0 ? max(Double(s[i]), expected[i]) : Double(s[i]), accuracy: 1e-6)
             }
             XCTAssertLessThan(s.max()!, 0.9, "EmoA2E alone does not close the lids")
+        }
+    }
+
+    func testGazeShiftsStayWithinTheirAmplitudeAndMostlyRestOnTheCamera() throws {
+        let fps = 25.0, frames = Int(10 * 60 * fps)
+        let model = GazeShifts(maxDegrees: 5)
+        let offsets = try model.offsets(frames: frames, fps: fps, seed: 11)
+        XCTAssertEqual(offsets.count, frames)
+        let limit = 5 * Double.pi / 180
+        let away = offsets.filter { $0.yaw != 0 || $0.pitch != 0 }
+        // A quarter of the time away on average (0.8 s of every 3.2 s); over 10 minutes about 190 glances, so the share's
+        // spread is a few hundredths.
+        let share = Double(away.count) / Double(frames)
+        print(String(format: "gaze: away %.1f %% of the frames", 100 * share))
+        XCTAssertEqual(share, model.meanAway / (model.meanAway + model.meanAtCamera), accuracy: 0.07)
+        for o in away {
+            let size = (o.yaw * o.yaw + o.pitch * o.pitch).squareRoot()
+            XCTAssertLessThanOrEqual(size, limit * (1 + 1e-9))
+            XCTAssertGreaterThanOrEqual(size, limit / 6 * (1 - 1e-9))
+        }
+        // No dwell shorter than the shortest one (in whole frames, the first and last runs aside).
+        var runs: [Int] = [], run = 1
+        for i in 1..<frames {
+            if offsets[i] == offsets[i - 1] { run += 1 } else { runs.append(run); run = 1 }
+        }
+        XCTAssertGreaterThan(runs.count, 100)
+        XCTAssertGreaterThanOrEqual(runs.dropFirst().min()!, Int(model.shortestDwell * fps) - 1)
+        // Seeded; 0 degrees is no shift; out of range is an error.
+        let again = try model.offsets(frames: frames, fps: fps, seed: 11), other = try model.offsets(frames: frames, fps: fps, seed: 12)
+        XCTAssertTrue(zip(offsets, again).allSatisfy { $0 == $1 })
+        XCTAssertFalse(zip(offsets, other).allSatisfy { $0 == $1 })
+        XCTAssertTrue(try GazeShifts(maxDegrees: 0).offsets(frames: 500, fps: 25, seed: 1).allSatisfy { $0 == (0, 0) })
+        for bad in [-1, 16, .nan] { XCTAssertThrowsError(try GazeShifts(maxDegrees: bad).offsets(frames: 10, fps: 25, seed: 0)) }
+    }
+
+    /// The shifts reach a talk's ω: both eyes' (x, y) move by the sine of the glance's yaw and pitch.
+    func testTalkingGazeShifts() throws {
+        let p = try tinyPipeline()
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let wav = dir.appendingPathComponent("speech.wav")
+        _ = try SpeechSynthesizer.synthesize("A few words, then a few more, so that the eyes have time to wander a little.", to: wav)
+        let source = try p.portrait(samples.appendingPathComponent("source.png"))
+        var config = PipelineConfiguration()
+        config.seed = 5
+        func omega(_ degrees: Double) throws -> [Float] {
+            try p.motion(for: .speech(SpeechDriver(audio: wav, blinkRate: 0, gazeShift: degrees)), source: source, configuration: config)
+                .coefficients.gaze.contiguous().floats()
+        }
+        let still = try omega(0), moving = try omega(8)
+        let rest = try source.coefficients.gaze.floats()
+        for i in 0..<(still.count / 4) { XCTAssertEqual(Array(still[(4 * i)..<(4 * i + 4)]), rest) }
+        let offsets = try GazeShifts(maxDegrees: 8).offsets(frames: still.count / 4, fps: 25, seed: 5)
+        XCTAssertTrue(offsets.contains { $0.yaw != 0 }, "the clip should hold a glance")
+        for (i, o) in offsets.enumerated() {
+            for eye in 0..<2 {
+                // float32 ω of magnitude < 1: a few ulps.
+                XCTAssertEqual(Double(moving[4 * i + 2 * eye]), Double(rest[2 * eye]) + sin(o.yaw), accuracy: 1e-5)
+                XCTAssertEqual(Double(moving[4 * i + 2 * eye + 1]), Double(rest[2 * eye + 1]) + sin(o.pitch), accuracy: 1e-5)
+            }
         }
     }
 }

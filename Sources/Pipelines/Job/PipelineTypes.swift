@@ -134,14 +134,17 @@ public struct SpeechDriver: Sendable {
     public var headMotion: Double
     /// Spontaneous blinks a minute (`BlinkModel`; 0 = none), drawn from the job's seed.
     public var blinkRate: Double
+    /// The largest gaze shift, degrees (`GazeShifts`; 0 = the eyes hold the source's gaze).
+    public var gazeShift: Double
     public var fps: Double
     public init(audio: URL, emotion: String = "neutral", intensity: Double = 1, headMotion: Double = 1,
-                blinkRate: Double = BlinkModel.restingRate, fps: Double = 25) {
+                blinkRate: Double = BlinkModel.restingRate, gazeShift: Double = GazeShifts.defaultDegrees, fps: Double = 25) {
         self.audio = audio
         self.emotion = emotion
         self.intensity = intensity
         self.headMotion = headMotion
         self.blinkRate = blinkRate
+        self.gazeShift = gazeShift
         self.fps = fps
     }
 }

@@ -22,13 +22,62 @@ public struct DrivingMotion {
     public let origin: String
 }
 
+/// Blinks and gaze shifts laid over speech-driven coefficients (issue #22), drawn from one seed.
+public struct EyeMotion: Sendable {
+    public var blinks: BlinkModel
+    public var gaze: GazeShifts
+    /// Indices of the two blink units in β.
+    public var blinkUnits: [Int]
+    public var seed: UInt64
+
+    public init(blinks: BlinkModel, gaze: GazeShifts, blinkUnits: [Int], seed: UInt64) {
+        self.blinks = blinks
+        self.gaze = gaze
+        self.blinkUnits = blinkUnits
+        self.seed = seed
+    }
+
+    /// `motion` (N frames at `fps`) with the blinks in its blink units and the gaze shifts added to ω.
+    public func applied(to motion: Coefficients, fps: Double) throws -> Coefficients {
+        let n = motion.batch
+        var out = motion
+        if !blinkUnits.isEmpty {
+            // A blink closes both lids at least as far as its profile; what EmoA2E asks of them beyond that stays.
+            let closure = try blinks.closures(frames: n, fps: fps, seed: seed)
+            if closure.contains(where: { $0 > 0 }) {
+                var expression = try out.expression.contiguous().floats()
+                let k = CoefficientPart.expression.count
+                for i in 0..<n where closure[i] > 0 {
+                    for u in blinkUnits { expression[i * k + u] = max(expression[i * k + u], Float(closure[i])) }
+                }
+                out = try out.replacing(.expression, with: Tensor(expression, shape: [n, k]))
+            }
+        }
+        let shifts = try gaze.offsets(frames: n, fps: fps, seed: seed)
+        if shifts.contains(where: { $0.yaw != 0 || $0.pitch != 0 }) {
+            // ω holds (x, y) of each eye's unit gaze direction, x to the image's right and y up: the shift is added and
+            // the pair kept inside the unit disc.
+            var omega = try out.gaze.contiguous().floats()
+            for i in 0..<n {
+                for eye in 0..<2 {
+                    var x = Double(omega[4 * i + 2 * eye]) + sin(shifts[i].yaw), y = Double(omega[4 * i + 2 * eye + 1]) + sin(shifts[i].pitch)
+                    let r = (x * x + y * y).squareRoot()
+                    if r > 0.9 { x *= 0.9 / r; y *= 0.9 / r }
+                    omega[4 * i + 2 * eye] = Float(x)
+                    omega[4 * i + 2 * eye + 1] = Float(y)
+                }
+            }
+            out = try out.replacing(.gaze, with: Tensor(omega, shape: [n, 4]))
+        }
+        return out
+    }
+}
+
 /// EmoA2E applied to speech (Sec. 4.2): MFCC clips + α + emotion prompt + η → β̂ per frame, on top of a base ρ
-/// whose pose gets an optional gentle head sway (a still head looks frozen) and whose lids blink (`blinks`: the model,
-/// the indices of the two blink units in β, the seed).
+/// whose pose gets an optional gentle head sway (a still head looks frozen), and whose eyes blink and shift (`eyes`).
 public enum SpeechMotion {
     public static func coefficients(audio: URL, base: Coefficients, a2e: EmoA2E, emotion: String, intensity: Double,
-                                    headMotion: Double, blinks: (model: BlinkModel, units: [Int], seed: UInt64)? = nil,
-                                    fps: Double = 25) throws -> Coefficients {
+                                    headMotion: Double, eyes: EyeMotion? = nil, fps: Double = 25) throws -> Coefficients {
         guard (1...3).contains(intensity) else { throw PipelineError.invalidInput("intensity must be in 1...3, got \(intensity)") }
         guard headMotion.isFinite, (0...10).contains(headMotion) else { throw PipelineError.invalidInput("head motion must be in 0...10") }
         // The clips (20 MFCC rows per frame) are freed before the N × 261 coefficients are built: on an hour of
@@ -54,16 +103,7 @@ public enum SpeechMotion {
             }
             motion = try motion.replacing(.pose, with: Tensor(pose, shape: [n, 6]))
         }
-        if let blinks, !blinks.units.isEmpty {
-            // A blink closes both lids at least as far as its profile; what EmoA2E asks of them beyond that stays.
-            let closure = try blinks.model.closures(frames: n, fps: fps, seed: blinks.seed)
-            var expression = try motion.expression.contiguous().floats()
-            let k = CoefficientPart.expression.count
-            for i in 0..<n where closure[i] > 0 {
-                for u in blinks.units { expression[i * k + u] = max(expression[i * k + u], Float(closure[i])) }
-            }
-            motion = try motion.replacing(.expression, with: Tensor(expression, shape: [n, k]))
-        }
+        if let eyes { motion = try eyes.applied(to: motion, fps: fps) }
         return motion
     }
 }
@@ -85,7 +125,8 @@ extension TalkingFacePipeline {
             let units = ["eyeBlinkLeft", "eyeBlinkRight"].compactMap { names.firstIndex(of: $0) }
             let c = try SpeechMotion.coefficients(audio: s.audio, base: source.coefficients, a2e: emoA2E(), emotion: s.emotion,
                                                   intensity: s.intensity, headMotion: s.headMotion,
-                                                  blinks: (BlinkModel(ratePerMinute: s.blinkRate), units, configuration.seed), fps: s.fps)
+                                                  eyes: EyeMotion(blinks: BlinkModel(ratePerMinute: s.blinkRate), gaze: GazeShifts(maxDegrees: s.gazeShift),
+                                                                  blinkUnits: units, seed: configuration.seed), fps: s.fps)
             if let p = progress, !p(.analyzing(.speech, done: 1, total: 1)) { throw PipelineError.cancelled }
             return DrivingMotion(coefficients: c, fps: s.fps, audio: s.audio, isSequence: true, video: nil, image: nil,
                                  origin: "EmoA2E, \"\(s.emotion)\" at η = \(s.intensity)")

@@ -69,6 +69,7 @@ struct TalkCommand: ParsableCommand {
     @Option(help: "EmoA2E weights (default: the bundled model).") var a2e: String?
     @Option(help: "Head sway amplitude (0 = still).") var headMotion: Double = 1
     @Option(help: "Spontaneous blinks a minute (0 = none; 17 is the resting rate, 26 in conversation).") var blinkRate: Double = BlinkModel.restingRate
+    @Option(help: "The largest glance away from the source's gaze, degrees (0 = none).") var gazeShift: Double = GazeShifts.defaultDegrees
     @Flag(help: "Write source | I_3d | result side by side instead of the result alone.") var sideBySide = false
     @Option(help: "Also save the generated coefficients ρ̂ (JSON).") var saveCoeffs: String?
     @Option(name: .shortAndLong, help: "Output MP4.") var output: String = "talk.mp4"
@@ -80,6 +81,9 @@ struct TalkCommand: ParsableCommand {
         guard blinkRate.isFinite, BlinkModel.rateRange.contains(blinkRate) else {
             throw ValidationError("--blink-rate must be in \(BlinkModel.rateRange.lowerBound)...\(BlinkModel.rateRange.upperBound)")
         }
+        guard gazeShift.isFinite, GazeShifts.degreeRange.contains(gazeShift) else {
+            throw ValidationError("--gaze-shift must be in \(GazeShifts.degreeRange.lowerBound)...\(GazeShifts.degreeRange.upperBound)")
+        }
         guard (audio == nil) != (text == nil) else { throw ValidationError("give either --audio or --text") }
     }
 
@@ -89,7 +93,8 @@ struct TalkCommand: ParsableCommand {
             if let a2e { p.setEmoA2E(try EmoA2E.load(weights: inputURL(a2e))) }
             let config = generation.configuration(for: p)
             let s = try p.portrait(inputURL(source), configuration: config, faceIndex: generation.faceIndex)
-            let driver = SpeechDriver(audio: speech, emotion: emotion, intensity: intensity, headMotion: headMotion, blinkRate: blinkRate)
+            let driver = SpeechDriver(audio: speech, emotion: emotion, intensity: intensity, headMotion: headMotion, blinkRate: blinkRate,
+                                      gazeShift: gazeShift)
             let summary = try p.run(.reenact(source: s, driver: .speech(driver)), configuration: config,
                                     into: VideoFileSink(url: outputURL(output), layout: sideBySide ? .sideBySide : .result,
                                                         height: sideBySide ? generation.size ?? 256 : nil),

@@ -62,10 +62,7 @@ public struct BlinkModel: Sendable, Equatable {
         let mean = 60 / ratePerMinute
         // Gamma(2, θ) has mean 2θ: the interval's mean is the rate's (the refractory part included, where it fits).
         let theta = max(mean - refractory, 0.05 * mean) / 2
-        func interval() -> Double {
-            let u1 = Double.random(in: Double.ulpOfOne..<1, using: &rng), u2 = Double.random(in: Double.ulpOfOne..<1, using: &rng)
-            return min(refractory, mean) - theta * (Foundation.log(u1) + Foundation.log(u2))
-        }
+        func interval() -> Double { min(refractory, mean) + rng.gamma2(scale: theta) }
         let frame = 1 / fps
         var out: [Blink] = []
         // The first blink comes after a uniform share of one interval, so a clip does not open on a blink's schedule.

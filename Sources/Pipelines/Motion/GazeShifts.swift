@@ -29,12 +29,8 @@ public struct GazeShifts: Sendable, Equatable {
         var out = [(yaw: Double, pitch: Double)](repeating: (0, 0), count: max(0, frames))
         guard maxDegrees > 0, frames > 0 else { return out }
         var rng = SplitMix64(seed: seed ^ 0x6A2E_5A1F_7E00_D1CE)
-        func dwell(_ mean: Double) -> Double {
-            // Gamma(2): the sum of two exponentials, shifted by the shortest dwell.
-            let theta = max(mean - shortestDwell, 0.01) / 2
-            let u1 = Double.random(in: Double.ulpOfOne..<1, using: &rng), u2 = Double.random(in: Double.ulpOfOne..<1, using: &rng)
-            return shortestDwell - theta * (Foundation.log(u1) + Foundation.log(u2))
-        }
+        // Gamma(2) shifted by the shortest dwell, with the mean asked.
+        func dwell(_ mean: Double) -> Double { shortestDwell + rng.gamma2(scale: max(mean - shortestDwell, 0.01) / 2) }
         let limit = maxDegrees * .pi / 180
         var t = 0.0, away = false
         while t * fps < Double(frames) {

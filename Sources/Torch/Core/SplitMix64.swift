@@ -24,6 +24,13 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * .pi * u2)
     }
 
+    /// Gamma(2, scale), mean 2·scale: the sum of two exponential waits, the right-skewed waiting time of blinks and
+    /// glances (issue #22).
+    public mutating func gamma2(scale: Double) -> Double {
+        let u1 = Double.random(in: Double.ulpOfOne..<1, using: &self), u2 = Double.random(in: Double.ulpOfOne..<1, using: &self)
+        return -scale * (Foundation.log(u1) + Foundation.log(u2))
+    }
+
     /// True with probability p.
     public mutating func chance(_ p: Float) -> Bool { Float.random(in: 0..<1, using: &self) < p }
 }

@@ -138,6 +138,33 @@ final class WarpTests: XCTestCase {
         }
     }
 
+    /// The photo driven by itself keeps its eyes: where the source's upper lid was moved onto the photo's lash line
+    /// (here 0.05 eye widths above the model's lid at mid-lid), an unmoved target lid is not a closing one, and the
+    /// target's eye opening is the source's. Before, the model's lid of the target was compared with the photo's lash
+    /// line of the source: every frame closed a strip of the eye (the astronaut's right eye, narrower in every frame).
+    func testAnUnmovedEyeStaysAsThePhotoShowsIt() throws {
+        let size = 128
+        let target = try landmarks(try coefficients(yaw: 0), size: size)
+        let model = EyelidMap.sourceEyes(landmarks: target, luminance: nil, size: size)
+        var photo = try XCTUnwrap(model[0])
+        photo = EyelidMap.Eye(origin: photo.origin, axisU: photo.axisU, axisV: photo.axisV, width: photo.width,
+                              upper: (photo.upper.a - 0.2, photo.upper.b), lower: photo.lower, brow: photo.brow)
+        photo.modelUpper = try XCTUnwrap(model[0]).upper
+        let lids = EyelidMap(sourceEyes: [photo, model[1]], targetLandmarks: target)
+        var closing = 0, opening = 0, differ = 0
+        for y in 0..<size {
+            for x in 0..<size {
+                let q = SIMD2(Float(x) + 0.5, Float(y) + 0.5)
+                if lids.lidSource(q) != nil { closing += 1 }
+                if lids.inSourceOpening(q) { opening += 1 }
+                if lids.inSourceOpening(q) != lids.inTargetOpening(q) { differ += 1 }
+            }
+        }
+        XCTAssertGreaterThan(opening, 20, "the photo's eye opening covers tens of pixels at 128²")
+        XCTAssertEqual(closing, 0, "no lid closes when nothing moves")
+        XCTAssertEqual(differ, 0, "the target's eye opening is the photo's")
+    }
+
     /// A lid the target closes (issue #20) is made from the source's own lid skin: valid, taken from above the source's
     /// lash line (never from the eyeball, whose iris and lashes would paint a dark smear on the lid), and stretched
     /// downwards; a lid equally closed in both, or not moving, is the plain 3DMM correspondence.
@@ -147,8 +174,9 @@ final class WarpTests: XCTestCase {
         let open = try coefficients(yaw: 0), closed = try coefficients(yaw: 0, blinkRight: 1)
         let source = try warper.prepare(source: open, size: size)
         let field = try warper.field(source: source, target: Coefficients.concatenate([closed, open]))
-        let points = try field.sourcePoints.contiguous().floats(), valid = try field.valid.contiguous().floats()
-        let face = try field.face.contiguous().floats(), plane = size * size
+        let closing = try XCTUnwrap(field.lids, "a full blink closes a lid")
+        let points = try closing.points.contiguous().floats(), weights = try closing.weights.contiguous().floats()
+        let valid = try field.valid.contiguous().floats(), face = try field.face.contiguous().floats(), plane = size * size
         // The subject's right eye: its frame in the source and in the closed target.
         let lids = EyelidMap(sourceEyes: source.eyes, targetLandmarks: try landmarks(closed, size: size))
         let (src, tgt) = try XCTUnwrap(lids.pairs.first)
@@ -159,6 +187,7 @@ final class WarpTests: XCTestCase {
             // The part of the closed lid that covers what was the open eye in the source (well inside the corners).
             guard u > 0.2, u < 0.8, v > src.lash(u) + 0.05, v < tgt.lash(u) - 0.02 else { continue }
             lidPixels += 1
+            XCTAssertEqual(weights[p], 1, accuracy: 1e-6, "well inside a fully closed lid, the lid is all stretched skin")
             let from = SIMD2(points[2 * p], points[2 * p + 1])
             if src.inOpening(from) { fromEyeball += 1 }
             if valid[p] == 0 { invalid += 1 }
@@ -170,13 +199,68 @@ final class WarpTests: XCTestCase {
         XCTAssertEqual(below, 0, "every lid pixel comes from the source's lid, above its lash line")
         XCTAssertEqual(invalid, 0, "the stretched lid is the warp's, not the generator's")
         // No motion: the lid map stays out of it, the field is the identity on the face.
+        XCTAssertEqual(weights[(2 * plane)..<(4 * plane)].max(), 0, "an open eye has no closing lid")
+        let sourcePoints = try field.sourcePoints.contiguous().floats()
         var moved: Float = 0
         for p in 0..<plane where face[plane + p] > 0 {
             let qx = Float(p % size) + 0.5, qy = Float(p / size) + 0.5
-            moved = max(moved, abs(points[2 * (plane + p)] - qx) + abs(points[2 * (plane + p) + 1] - qy))
+            moved = max(moved, abs(sourcePoints[2 * (plane + p)] - qx) + abs(sourcePoints[2 * (plane + p) + 1] - qy))
         }
         // Float32 projection of the same mesh twice: well under a thousandth of a pixel at 128².
         XCTAssertLessThan(moved, 1e-2)
+    }
+
+    /// Issue #20: a closing lid's stretched skin comes from a thin band above the lashes, lit otherwise than the socket
+    /// around it. Over a 64² picture of textured skin, a lid lighter by 0.4 with its own grain, under a dark bar (a
+    /// glasses rim): after `harmonisedLids` the lid's mean is the skin's around it (the bar does not darken it), and
+    /// its grain is kept.
+    func testAClosedLidTakesTheLightOfTheSkinAroundIt() throws {
+        let n = 64
+        var rng = SplitMix64(seed: 7)
+        var image = [Float](repeating: 0, count: 3 * n * n), lid = [Float](repeating: 0, count: n * n)
+        for y in 0..<n {
+            for x in 0..<n {
+                let grain = rng.uniform(-0.05, 0.05)
+                let inLid = pow(Float(x - 32) / 14, 2) + pow(Float(y - 34) / 6, 2) < 1
+                let rim = y >= 24 && y < 27
+                let value: Float = rim ? -0.9 : (inLid ? 0.2 : -0.2) + grain
+                for c in 0..<3 { image[c * n * n + y * n + x] = value }
+                if inLid { lid[y * n + x] = 1 }
+            }
+        }
+        let picture = try Tensor(image, shape: [1, 3, n, n]), weight = try Tensor(lid, shape: [1, 1, n, n])
+        let out = try FaceWarpField.harmonisedLids(picture, lid: weight, skin: weight, scale: 4)
+        let before = try picture.narrow(1, 0, 1).contiguous().floats(), after = try out.narrow(1, 0, 1).contiguous().floats()
+        let inside = (0..<(n * n)).filter { lid[$0] > 0 }
+        func mean(_ v: [Float]) -> Float { inside.map { v[$0] }.reduce(0, +) / Float(inside.count) }
+        // The grain: each pixel less its row neighbours' mean, inside the lid away from its edge (low frequencies cancel).
+        let core = inside.filter { lid[$0 - 1] > 0 && lid[$0 + 1] > 0 }
+        func grain(_ v: [Float]) -> Float {
+            let d = core.map { v[$0] - 0.5 * (v[$0 - 1] + v[$0 + 1]) }
+            return (d.map { $0 * $0 }.reduce(0, +) / Float(d.count)).squareRoot()
+        }
+        print("lid mean \(mean(before)) → \(mean(after)) (skin −0.2), grain \(grain(before)) → \(grain(after))")
+        XCTAssertEqual(mean(before), 0.2, accuracy: 0.01)
+        // The skin's mean is −0.2; the fill between blocks of 4 px leaves a few hundredths.
+        XCTAssertEqual(mean(after), -0.2, accuracy: 0.05, "the lid takes the light of the skin around it, not of the rim")
+        XCTAssertGreaterThan(grain(after), 0.85 * grain(before), "the lid keeps its own grain")
+        // Outside the lid nothing changes.
+        let outside = (0..<(n * n)).filter { lid[$0] == 0 }
+        XCTAssertLessThan(outside.map { abs(after[$0] - before[$0]) }.max() ?? 1, 1e-6)
+    }
+
+    /// The detail layer: zero on a flat picture, the picture less its local mean elsewhere, clamped to ± the limit.
+    func testTheDetailLayerIsTheClampedFineTexture() throws {
+        let n = 16
+        let flat = try FaceWarpField.detailLayer(Tensor.ones([1, 3, n, n]) * 0.3, radius: 2).floats()
+        XCTAssertLessThan(flat.map(abs).max() ?? 1, 1e-6)
+        // A single bright pixel on black: +1 − 1/25 at the pixel before clamping, clamped to the limit.
+        var dot = [Float](repeating: -1, count: n * n)
+        dot[8 * n + 8] = 1
+        let layer = try FaceWarpField.detailLayer(Tensor(dot, shape: [1, 1, n, n]), radius: 2, limit: 0.06).floats()
+        XCTAssertEqual(layer[8 * n + 8], 0.06, accuracy: 1e-6)
+        XCTAssertEqual(layer[0], 0, accuracy: 1e-6, "far from the dot the layer is zero")
+        XCTAssertEqual(layer[8 * n + 9], -0.06, accuracy: 1e-6, "beside it the mean is above the pixel: −2/25, clamped")
     }
 
     func landmarks(_ c: Coefficients, size: Int) throws -> [Float] {

@@ -38,12 +38,23 @@ struct EyelidMap {
     static let minimumSkin: Float = 0.08
     /// The lid is remapped once its lash line is lower than the source's by this much (eye widths), fully from twice it.
     static let closingStart: Float = 0.03
+    /// Where the closed lid's fine texture is read: skin this far (eye widths) below the source's lower lid, clear of
+    /// the lower lashes, and at most `detailDepth` further down (the cheek's skin, not the nose's shadow).
+    static let detailGap: Float = 0.12
+    static let detailDepth: Float = 0.45
 
     /// One eye in one image: its frame and curves (v in eye widths, positive towards the mouth).
     struct Eye {
         let origin: SIMD2<Float>, axisU: SIMD2<Float>, axisV: SIMD2<Float>, width: Float
         /// Upper and lower lid: v(u) = u(1 − u)(a + b·u), zero at both corners, through the two lid landmarks.
-        let upper: (a: Float, b: Float), lower: (a: Float, b: Float)
+        let upper: (a: Float, b: Float)
+        let lower: (a: Float, b: Float)
+        /// The upper lid of the model's landmarks, where `upper` was moved onto the photo's lash line.
+        var modelUpper: (a: Float, b: Float)
+        /// A target's eye only: how far the source's photo lash line lies off its model lid (`offset`, a lid curve), and
+        /// the source's model lid (`reference`). `lash` adds the offset to the target's model lid, fading it out as the lid
+        /// comes down onto the lower lid.
+        var photoOffset: (offset: (a: Float, b: Float), reference: (a: Float, b: Float))? = nil
         /// Brow: v(u) = c0 + c1·u + c2·u², least squares through the brow landmarks.
         let brow: Parabola
         /// Where the lid's skin ends upwards in the photo, when something dark crosses it below the top curve (the rim
@@ -80,6 +91,7 @@ struct EyelidMap {
             axisV = down
             width = w
             upper = up
+            modelUpper = up
             lower = low
             brow = browCurve
         }
@@ -91,6 +103,7 @@ struct EyelidMap {
             self.axisV = axisV
             self.width = width
             self.upper = upper
+            self.modelUpper = upper
             self.lower = lower
             self.brow = brow
         }
@@ -127,7 +140,9 @@ struct EyelidMap {
                 return abs(curve - EyelidMap.lashHeight - v)
             }.max() ?? 1
             guard residual < 0.12 else { return nil }
-            return Eye(origin: origin, axisU: axisU, axisV: axisV, width: width, upper: fitted, lower: lower, brow: brow)
+            var eye = Eye(origin: origin, axisU: axisU, axisV: axisV, width: width, upper: fitted, lower: lower, brow: brow)
+            eye.modelUpper = upper
+            return eye
         }
 
         func local(_ q: SIMD2<Float>) -> (u: Float, v: Float) {
@@ -135,7 +150,14 @@ struct EyelidMap {
             return ((d * axisU).sum() / width, (d * axisV).sum() / width)
         }
         func point(u: Float, v: Float) -> SIMD2<Float> { origin + (axisU * u + axisV * v) * width }
-        func lash(_ u: Float) -> Float { u * (1 - u) * (upper.a + upper.b * u) }
+        func lash(_ u: Float) -> Float {
+            let model = u * (1 - u) * (upper.a + upper.b * u)
+            guard let photo = photoOffset else { return model }
+            let reference = u * (1 - u) * (photo.reference.a + photo.reference.b * u)
+            // Gone by the time the lid is 60 % of the way down: a fully closed lid (blink unit 1) must not stop short.
+            let closed = min(max((model - reference) / max(0.6 * (lowerLid(u) - reference), 1e-3), 0), 1)
+            return model + u * (1 - u) * (photo.offset.a + photo.offset.b * u) * (1 - closed)
+        }
         func lowerLid(_ u: Float) -> Float { u * (1 - u) * (lower.a + lower.b * u) }
         func top(_ u: Float) -> Float { EyelidMap.creaseFraction * brow(u) }
 
@@ -215,7 +237,13 @@ struct EyelidMap {
     /// interleaved, crop pixels.
     init(sourceEyes: [Eye?], targetLandmarks t: [Float]) {
         pairs = zip(Self.eyes, sourceEyes).compactMap { eye, source in
-            guard let a = source, let b = Eye(eye, landmarks: { SIMD2(t[2 * $0], t[2 * $0 + 1]) }) else { return nil }
+            guard let a = source, var b = Eye(eye, landmarks: { SIMD2(t[2 * $0], t[2 * $0 + 1]) }) else { return nil }
+            // The target's lid in the photo's terms: moved by as much as the source's photo lash line lies off its model
+            // lid. Model against model, an unmoved eye stays open where the photo's
+            // is: before, the photo's driven by itself lost a strip of its eye wherever the model's lid lay lower than
+            // the photo's lash line (the astronaut's right eye, narrower in every frame).
+            // A closing lid still reaches the lower lid: the offset fades out as it comes down.
+            b.photoOffset = ((a.upper.a - a.modelUpper.a, a.upper.b - a.modelUpper.b), a.modelUpper)
             return (a, b)
         }
     }
@@ -238,7 +266,14 @@ struct EyelidMap {
 
     /// For a target pixel centre `q`: the source point of the stretched lid and its weight (1 inside the lid, falling
     /// to 0 at the band's top where the 3DMM correspondence takes over), or nil outside every closing lid.
-    func lidSource(_ q: SIMD2<Float>) -> (point: SIMD2<Float>, weight: Float)? {
+    ///
+    /// `detail` is where the lid's fine texture comes from: stretching a band of lid skin a few pixels high over the
+    /// whole eye keeps its grain along the lid but smooths it across (a smooth, streaked lid, issue #20: texture 0.2–0.45
+    /// of the skin's). The skin just below the eye, unstretched (one eye width per eye width, mirrored so the lash line
+    /// lies nearest the eye), gives the lid back the grain of the person's own skin as a detail layer.
+    /// `skin` is the part of `weight` that is stretched skin rather than the lash line (whose darkness is its own, not
+    /// the light of the skin around it).
+    func lidSource(_ q: SIMD2<Float>) -> (point: SIMD2<Float>, weight: Float, skin: Float, detail: SIMD2<Float>)? {
         for (src, tgt) in pairs {
             let (u, v) = tgt.local(q)
             guard u > 0, u < 1 else { continue }
@@ -263,8 +298,13 @@ struct EyelidMap {
             if heightT <= lash { vs = lashS - below * heightS / heightT }
             else if below <= lash { vs = lashS - below }
             else { vs = skinTop + (v - topT) * (skinEnd - skinTop) / (heightT - lash) }
+            // The lid fades into the 3DMM correspondence at its top and, beyond the eye's corners, at its ends.
             let fromTop = smoothstep(0, 0.25, (v - topT) / heightT)
-            return (src.point(u: u, v: min(vs, lashS)), closing * fromTop)
+            let fromEnds = smoothstep(0, Self.outerMargin, u) * smoothstep(0, Self.innerMargin, 1 - u)
+            let weight = closing * fromTop * fromEnds
+            let skin = heightT <= lash ? 0 : weight * smoothstep(lash, 1.5 * lash + 1e-4, below)
+            let vd = src.lowerLid(u) + Self.detailGap + min(max(bottomT - v, 0), Self.detailDepth)
+            return (src.point(u: u, v: min(vs, lashS)), weight, skin, src.point(u: u, v: vd))
         }
         return nil
     }

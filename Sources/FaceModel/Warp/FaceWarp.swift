@@ -21,6 +21,21 @@ public struct FaceWarpField {
     /// N×1×S×S: the inner face — the face below the brows (the forehead often hides under hair or a hat, so a
     /// face swap takes only this part from the identity).
     public let inner: Tensor
+    /// The closing eyelids (`EyelidMap.lidSource`), nil when no lid closes.
+    public var lids: ClosingLids? = nil
+
+    /// What `warp` does over closing lids besides moving pixels: their light and their fine texture.
+    public struct ClosingLids {
+        /// N×S×S×2 like `sourcePoints`: where each lid pixel's stretched skin comes from.
+        public var points: Tensor
+        /// N×S×S×2: where each lid pixel's fine texture (detail layer) comes from.
+        public var detailPoints: Tensor
+        /// N×2×S×S: the lid's weight (0 outside every closing lid) and the part of it that is stretched skin rather than
+        /// the lash line.
+        public var weights: Tensor
+        var lid: Tensor { get throws { try weights.narrow(1, 0, 1) } }
+        var skin: Tensor { get throws { try weights.narrow(1, 1, 1) } }
+    }
 
     public var batch: Int { sourcePoints.size(0) }
 
@@ -28,10 +43,59 @@ public struct FaceWarpField {
     /// so a source image of any size can be sampled with it.
     public func samplingGrid() throws -> Tensor { try sourcePoints * (2.0 / Double(size)) - 1.0 }
 
-    /// Warps `source` (1×C×h×w or N×C×h×w, the source crop at any resolution) to N×C×S×S.
-    public func warp(_ source: Tensor) throws -> Tensor {
-        let s = source.size(0) == batch ? source : try source.expand([batch] + source.shape.dropFirst())
-        return try F.gridSample(s, grid: samplingGrid(), padding: .border)
+    /// Warps `source` (1×C×h×w or N×C×h×w, the source crop at any resolution) to N×C×S×S. With `detail` (the source's
+    /// fine texture at the same resolution, e.g. `FaceWarpField.detailLayer`), closing lids get the grain of the skin
+    /// that `lidDetail` points at on top of their stretched skin.
+    public func warp(_ source: Tensor, detail: Tensor? = nil) throws -> Tensor {
+        func batched(_ x: Tensor) throws -> Tensor { x.size(0) == batch ? x : try x.expand([batch] + x.shape.dropFirst()) }
+        let warped = try F.gridSample(batched(source), grid: samplingGrid(), padding: .border)
+        guard let lids else { return warped }
+        // Blended with the 3DMM correspondence in colour, not in position: between two maps that point at different
+        // places, a blend of positions sweeps over what lies between them and shows it squeezed (a dark line around
+        // the top of the lid).
+        func sampled(_ x: Tensor, _ points: Tensor) throws -> Tensor {
+            try F.gridSample(batched(x), grid: points * (2.0 / Double(size)) - 1.0, padding: .border)
+        }
+        let lid = try lids.lid
+        let blended = try warped * (1.0 - lid) + sampled(source, lids.points) * lid
+        var out = try Self.harmonisedLids(blended, lid: lid, skin: lids.skin, scale: max(2, size / 48))
+        if let detail {
+            // Bilinear: nearest sampling keeps more of the finest grain (lid texture fails 24 → 22 of 32 on the
+            // expression set) but makes the iris model read more closed lids as open (EAR fails 6 → 11).
+            out = try out + sampled(detail, lids.detailPoints) * lid
+        }
+        return out
+    }
+
+    /// `warped` with the light of each closing lid (`lid` > 0, N×1×S×S) taken from the skin around it: the low
+    /// frequencies of its stretched skin (blocks of `scale` pixels, weighted by `skin`) are replaced by those of a smooth
+    /// fill of the lid from the pixels around it (push-pull). The stretched skin comes from the narrow band just above the lashes,
+    /// which is lit differently from the rest of the socket (on the astronaut, lighter and pinker): stretched over the
+    /// whole eye it showed as a light oval with an outline, a lid stuck on. What stays of it is its detail and lash line.
+    static func harmonisedLids(_ warped: Tensor, lid: Tensor, skin weight: Tensor, scale: Int) throws -> Tensor {
+        let h = warped.size(2), w = warped.size(3), blocks = (max(1, h / scale), max(1, w / scale))
+        func low(_ x: Tensor) throws -> Tensor {
+            let num = try F.interpolate(F.adaptiveAvgPool2d(x * weight, blocks), size: (h, w), mode: .bilinear(alignCorners: false))
+            let den = try F.interpolate(F.adaptiveAvgPool2d(weight, blocks), size: (h, w), mode: .bilinear(alignCorners: false))
+            return try num / (den + 1e-4)
+        }
+        // The fill reads skin only: pixels around the lid darker than 0.6 of the lid skin's mean luminance are lashes,
+        // the eye's corner or a glasses rim (on Grace Hopper a rim just above the lid made the whole lid grey).
+        let luminance = try warped.mean([1], keepDim: true) + 1.0
+        let lidLuminance = try (luminance * weight).sum([1, 2, 3], keepDim: true) / (weight.sum([1, 2, 3], keepDim: true) + 1e-4)
+        let skinAround = try (1.0 - lid.gt(0).to(.float32)) * luminance.gt(lidLuminance * 0.6).to(.float32)
+        let around = try PushPull.fill(warped, known: skinAround)
+        return try warped + (low(around) - low(warped)) * weight
+    }
+
+    /// The fine texture of `image` (N×C×H×W): the image less its mean over a (2·radius + 1)² window, edges replicated,
+    /// clamped to ±`limit` so a strong edge (a glasses rim, a lash) lends no more than skin grain does.
+    public static func detailLayer(_ image: Tensor, radius: Int, limit: Double = 0.06) throws -> Tensor {
+        guard radius > 0 else { return try image.zerosLike() }
+        let k = 2 * radius + 1
+        let padded = try F.pad(image, [radius, radius, radius, radius], mode: .replicate)
+        let mean = try F.avgPool2d(padded, kernel: k, stride: 1)
+        return try (image - mean).clamp(min: -limit, max: limit)
     }
 
     /// What a warp-input generator reads (`TGDMConfig.sourceWarp`): `source` warped, with the validity mask as a
@@ -41,13 +105,21 @@ public struct FaceWarpField {
     /// The field at another resolution (points rescaled, masks resampled).
     public func resized(to newSize: Int) throws -> FaceWarpField {
         guard newSize != size else { return self }
-        let points = try F.interpolate(sourcePoints.permute(0, 3, 1, 2), size: (newSize, newSize), mode: .bilinear(alignCorners: false))
-            .permute(0, 2, 3, 1).contiguous() * (Double(newSize) / Double(size))
+        func moved(_ p: Tensor) throws -> Tensor {
+            try F.interpolate(p.permute(0, 3, 1, 2), size: (newSize, newSize), mode: .bilinear(alignCorners: false))
+                .permute(0, 2, 3, 1).contiguous() * (Double(newSize) / Double(size))
+        }
+        let points = try moved(sourcePoints)
         func mask(_ m: Tensor) throws -> Tensor {
             try F.interpolate(m, size: (newSize, newSize), mode: .bilinear(alignCorners: false)).gt(0.5).to(.float32)
         }
+        var lid: ClosingLids? = nil
+        if let d = lids {
+            lid = ClosingLids(points: try moved(d.points), detailPoints: try moved(d.detailPoints),
+                              weights: try F.interpolate(d.weights, size: (newSize, newSize), mode: .bilinear(alignCorners: false)))
+        }
         return FaceWarpField(size: newSize, sourcePoints: points, valid: try mask(valid), face: try mask(face), mouth: try mask(mouth),
-                             inner: try mask(inner))
+                             inner: try mask(inner), lids: lid)
     }
 
     /// The field seen from other squares of the same pictures, `newSize` pixels a side (issue #21: the field is
@@ -64,10 +136,13 @@ public struct FaceWarpField {
             let grid = try target.samplingGrid(size: newSize, from: size, batch: batch)
             func sample(_ x: Tensor) throws -> Tensor { try F.gridSample(x, grid: grid, padding: .border) }
             func mask(_ m: Tensor) throws -> Tensor { try sample(m).gt(0.5).to(.float32) }
-            let moved = try sample(sourcePoints.permute(0, 3, 1, 2)).permute(0, 2, 3, 1) * source.scale
             let offset = try Tensor([Float(source.offsetX), Float(source.offsetY)], shape: [1, 1, 1, 2])
-            return FaceWarpField(size: newSize, sourcePoints: try (moved + offset).contiguous(), valid: try mask(valid), face: try mask(face),
-                                 mouth: try mask(mouth), inner: try mask(inner))
+            func moved(_ points: Tensor) throws -> Tensor {
+                try (sample(points.permute(0, 3, 1, 2)).permute(0, 2, 3, 1) * source.scale + offset).contiguous()
+            }
+            let lid = try lids.map { ClosingLids(points: try moved($0.points), detailPoints: try moved($0.detailPoints), weights: try sample($0.weights)) }
+            return FaceWarpField(size: newSize, sourcePoints: try moved(sourcePoints), valid: try mask(valid), face: try mask(face),
+                                 mouth: try mask(mouth), inner: try mask(inner), lids: lid)
         }
     }
 }
@@ -227,6 +302,9 @@ public final class FaceWarper: @unchecked Sendable {
 
         var points = [Float](repeating: 0, count: n * plane * 2)
         var valid = [Float](repeating: 0, count: n * plane)
+        var lidPoints = [Float](repeating: 0, count: n * plane * 2), detailPoints = [Float](repeating: 0, count: n * plane * 2)
+        var lidWeights = [Float](repeating: 0, count: n * plane * 2)
+        var anyLid = false
         var face = [Float](repeating: 0, count: n * plane)
         var mouth = [Float](repeating: 0, count: n * plane)
         var inner = [Float](repeating: 0, count: n * plane)
@@ -267,9 +345,16 @@ public final class FaceWarper: @unchecked Sendable {
                 var ok = !folded[t] && sx >= 0 && sy >= 0 && sx < size && sy < size && d <= sourceRaster.depth[sy * size + sx] + options.depthTolerance
                 let pixel = SIMD2<Float>(qx, qy)
                 if options.stretchEyelids, let lid = lids.lidSource(pixel) {
-                    // A closing lid: the source's lid skin, blended into the 3DMM correspondence at the crease.
-                    point = point * (1 - lid.weight) + lid.point * lid.weight
+                    // A closing lid: the source's lid skin, blended into the 3DMM correspondence at the crease
+                    // (in colour, by `warp`).
                     ok = ok || lid.weight > 0
+                    lidPoints[2 * o] = lid.point.x
+                    lidPoints[2 * o + 1] = lid.point.y
+                    detailPoints[2 * o] = lid.detail.x
+                    detailPoints[2 * o + 1] = lid.detail.y
+                    lidWeights[2 * b * plane + p] = lid.weight
+                    lidWeights[(2 * b + 1) * plane + p] = lid.skin
+                    anyLid = anyLid || lid.weight > 0
                 } else if lids.inSourceOpening(point) && !lids.inTargetOpening(pixel) {
                     // Skin in the target that the 3DMM takes from the real eye: the lashes and iris would show on it.
                     ok = false
@@ -296,9 +381,12 @@ public final class FaceWarper: @unchecked Sendable {
                 }
             }
         }
+        let lids = anyLid ? FaceWarpField.ClosingLids(points: try Tensor(lidPoints, shape: [n, size, size, 2]), detailPoints: try Tensor(detailPoints, shape: [n, size, size, 2]),
+                                        weights: try Tensor(lidWeights, shape: [n, 2, size, size])) : nil
         return FaceWarpField(size: size, sourcePoints: try Tensor(points, shape: [n, size, size, 2]),
                              valid: try Tensor(valid, shape: [n, 1, size, size]), face: try Tensor(face, shape: [n, 1, size, size]),
-                             mouth: try Tensor(mouth, shape: [n, 1, size, size]), inner: try Tensor(inner, shape: [n, 1, size, size]))
+                             mouth: try Tensor(mouth, shape: [n, 1, size, size]), inner: try Tensor(inner, shape: [n, 1, size, size]),
+                             lids: lids)
     }
 
     /// Displacements of the pixels outside the face (S×S×2, row-major): rigid motion of a plane through the head, plus

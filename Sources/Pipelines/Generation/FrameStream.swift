@@ -107,7 +107,7 @@ public final class FrameStream {
             let square = try f.reframed(size: size, target: composer.crop.resized(to: fieldSize).mapping(from: composer.square),
                                         source: origin.square.mapping(from: origin.portrait.crop.resized(to: fieldSize)))
             field = square
-            warped = try Torch.noGrad { try square.warp(origin.image) }
+            warped = try Torch.noGrad { try square.warp(origin.image, detail: origin.detail) }
             let small = try f.resized(to: pipeline.modelSize)
             modelWarp = try Torch.noGrad { try small.generatorInput(origin.modelImage) }
         }

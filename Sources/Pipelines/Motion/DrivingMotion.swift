@@ -74,10 +74,11 @@ public struct EyeMotion: Sendable {
 }
 
 /// EmoA2E applied to speech (Sec. 4.2): MFCC clips + α + emotion prompt + η → β̂ per frame, on top of a base ρ
-/// whose pose gets an optional gentle head sway (a still head looks frozen), and whose eyes blink and shift (`eyes`).
+/// whose head moves with the speech's prosody (`HeadMotion`: nods on stressed syllables, intonation, a sway; a still
+/// head looks frozen), and whose eyes blink and shift (`eyes`). `seed` draws the sway.
 public enum SpeechMotion {
     public static func coefficients(audio: URL, base: Coefficients, a2e: EmoA2E, emotion: String, intensity: Double,
-                                    headMotion: Double, eyes: EyeMotion? = nil, fps: Double = 25) throws -> Coefficients {
+                                    headMotion: Double, eyes: EyeMotion? = nil, seed: UInt64 = 0, fps: Double = 25) throws -> Coefficients {
         guard (1...3).contains(intensity) else { throw PipelineError.invalidInput("intensity must be in 1...3, got \(intensity)") }
         guard headMotion.isFinite, (0...10).contains(headMotion) else { throw PipelineError.invalidInput("head motion must be in 0...10") }
         // The clips (20 MFCC rows per frame) are freed before the N × 261 coefficients are built: on an hour of
@@ -94,12 +95,12 @@ public enum SpeechMotion {
         // `replacing` concatenates views of the broadcast base row: one N × 261 allocation, no contiguous copy first.
         var motion = try Coefficients(base.frame(0).tensor.expand([n, Coefficients.count])).replacing(.expression, with: beta)
         if headMotion > 0 {
-            // ≈ ±3° yaw and ±2° pitch at amplitude 1, at incommensurate slow frequencies.
+            let head = HeadMotion(amplitude: headMotion, seed: seed).offsets(try Prosody(audio: audio, fps: fps, frameCount: n))
             var pose = try motion.pose.floats()
-            for i in 0..<n {
-                let t = Double(i) / fps
-                pose[i * 6 + 1] += Float(headMotion * 0.05 * sin(2 * .pi * 0.23 * t))
-                pose[i * 6 + 0] += Float(headMotion * 0.035 * sin(2 * .pi * 0.31 * t + 1))
+            for (i, o) in head.enumerated() {
+                pose[i * 6 + 0] += Float(o.pitch)
+                pose[i * 6 + 1] += Float(o.yaw)
+                pose[i * 6 + 2] += Float(o.roll)
             }
             motion = try motion.replacing(.pose, with: Tensor(pose, shape: [n, 6]))
         }
@@ -126,7 +127,8 @@ extension TalkingFacePipeline {
             let c = try SpeechMotion.coefficients(audio: s.audio, base: source.coefficients, a2e: emoA2E(), emotion: s.emotion,
                                                   intensity: s.intensity, headMotion: s.headMotion,
                                                   eyes: EyeMotion(blinks: BlinkModel(ratePerMinute: s.blinkRate), gaze: GazeShifts(maxDegrees: s.gazeShift),
-                                                                  blinkUnits: units, seed: configuration.seed), fps: s.fps)
+                                                                  blinkUnits: units, seed: configuration.seed),
+                                                  seed: configuration.seed, fps: s.fps)
             if let p = progress, !p(.analyzing(.speech, done: 1, total: 1)) { throw PipelineError.cancelled }
             return DrivingMotion(coefficients: c, fps: s.fps, audio: s.audio, isSequence: true, video: nil, image: nil,
                                  origin: "EmoA2E, \"\(s.emotion)\" at η = \(s.intensity)")

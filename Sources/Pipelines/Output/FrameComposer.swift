@@ -13,13 +13,19 @@ struct WarpOrigin {
     let image: Tensor
     /// The crop at the generator's size, 1×3×s×s.
     let modelImage: Tensor
+    /// `image`'s fine texture, which closing lids take from the skin below the eye (`FaceWarpField.warp(_:detail:)`).
+    let detail: Tensor
     var coefficients: Coefficients { portrait.coefficients }
 
     init(_ portrait: Portrait, square: CropTransform, modelSize: Int) throws {
         self.portrait = portrait
         self.square = square
-        image = try FaceCropper.crop(portrait.frame, transform: square).toTensor()
+        let image = try FaceCropper.crop(portrait.frame, transform: square).toTensor()
+        self.image = image
         modelImage = try portrait.image(size: modelSize)
+        // Grain at the scale the lid's texture is judged at: 2 px of a 256² face crop.
+        let radius = max(1, Int((Double(image.size(-1)) / 128).rounded()))
+        detail = try Torch.noGrad { try FaceWarpField.detailLayer(image, radius: radius) }
     }
 }
 

@@ -67,7 +67,7 @@ struct TalkCommand: ParsableCommand {
     @Option(help: "Emotion prompt: a word, a phrase, or styles joined with '+' (e.g. \"happy+surprised\").") var emotion: String = "neutral"
     @Option(help: "Intensity η, continuous in 1...3.") var intensity: Double = 1
     @Option(help: "EmoA2E weights (default: the bundled model).") var a2e: String?
-    @Option(help: "Head sway amplitude (0 = still).") var headMotion: Double = 1
+    @Option(help: "Head motion from the speech's prosody: nods on stressed syllables, the voice's rise and fall, a seeded sway (0 = still).") var headMotion: Double = 1
     @Option(help: "Spontaneous blinks a minute (0 = none; 17 is the resting rate, 26 in conversation).") var blinkRate: Double = BlinkModel.restingRate
     @Option(help: "The largest glance away from the source's gaze, degrees (0 = none).") var gazeShift: Double = GazeShifts.defaultDegrees
     @Flag(help: "Write source | I_3d | result side by side instead of the result alone.") var sideBySide = false

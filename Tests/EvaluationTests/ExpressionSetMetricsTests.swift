@@ -214,3 +214,22 @@ final class ExpressionSetMetricsTests: XCTestCase {
         XCTAssertEqual(ExpressionDrive.allCases.count, 14)
     }
 }
+
+/// The talk readout's blink count (issue #22 item 4): runs of frames with the eyes below 0.6 of their median opening.
+final class TalkReadoutTests: XCTestCase {
+    func testBlinksAreRunsOfClosedFramesCountedOnce() {
+        // Open at 0.3 with jitter; blinks of 1, 3 and 5 frames down to 0.05–0.15; a half-closed dip to 0.2 (0.67 of the
+        // median) is not a blink.
+        var ear = (0..<100).map { 0.3 + 0.01 * sin(Double($0)) }
+        ear[10] = 0.1
+        for i in 30..<33 { ear[i] = 0.05 }
+        for i in 60..<65 { ear[i] = 0.15 }
+        ear[80] = 0.2
+        XCTAssertEqual(TalkReadout.blinks(eyeAspectRatios: ear), 3)
+        XCTAssertEqual(TalkReadout.blinks(eyeAspectRatios: []), 0)
+        // A blink at the very start and one at the very end each count.
+        ear[0] = 0.05
+        ear[99] = 0.05
+        XCTAssertEqual(TalkReadout.blinks(eyeAspectRatios: ear), 5)
+    }
+}

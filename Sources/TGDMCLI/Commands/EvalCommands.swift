@@ -11,7 +11,7 @@ import Torch
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval", abstract: "Evaluate trained networks, image folders and videos (the paper's metrics); export shippable model files.",
-        subcommands: [EvalTGDMCommand.self, EvalFolderCommand.self, EvalVideoCommand.self, EvalExpressionsCommand.self, EvalSharpnessCommand.self, ExportTGDMCommand.self])
+        subcommands: [EvalTGDMCommand.self, EvalFolderCommand.self, EvalVideoCommand.self, EvalExpressionsCommand.self, EvalSharpnessCommand.self, EvalTalkCommand.self, ExportTGDMCommand.self])
 }
 
 extension MotionReadout: ExpressibleByArgument {}

@@ -249,20 +249,6 @@ final class WarpTests: XCTestCase {
         XCTAssertLessThan(outside.map { abs(after[$0] - before[$0]) }.max() ?? 1, 1e-6)
     }
 
-    /// The detail layer: zero on a flat picture, the picture less its local mean elsewhere, clamped to ± the limit.
-    func testTheDetailLayerIsTheClampedFineTexture() throws {
-        let n = 16
-        let flat = try FaceWarpField.detailLayer(Tensor.ones([1, 3, n, n]) * 0.3, radius: 2).floats()
-        XCTAssertLessThan(flat.map(abs).max() ?? 1, 1e-6)
-        // A single bright pixel on black: +1 − 1/25 at the pixel before clamping, clamped to the limit.
-        var dot = [Float](repeating: -1, count: n * n)
-        dot[8 * n + 8] = 1
-        let layer = try FaceWarpField.detailLayer(Tensor(dot, shape: [1, 1, n, n]), radius: 2, limit: 0.06).floats()
-        XCTAssertEqual(layer[8 * n + 8], 0.06, accuracy: 1e-6)
-        XCTAssertEqual(layer[0], 0, accuracy: 1e-6, "far from the dot the layer is zero")
-        XCTAssertEqual(layer[8 * n + 9], -0.06, accuracy: 1e-6, "beside it the mean is above the pixel: −2/25, clamped")
-    }
-
     func landmarks(_ c: Coefficients, size: Int) throws -> [Float] {
         let indices = try Shared.renderer.model.landmarkIndices.toArray(Int64.self).map { Int($0) }
         let p = try Torch.noGrad { try Shared.renderer.geometry(c, camera: .deep3DFaceRecon(size: size)).projected.contiguous().floats() }

@@ -7,6 +7,20 @@ import XCTest
 /// The composite's building blocks at the photo's own resolution (issue #21).
 final class CompositingTests: XCTestCase {
     /// The separable window filters are the square ones: max of maxes, mean of means.
+    /// The detail layer: zero on a flat picture, the picture less its local mean elsewhere, clamped to ± the limit.
+    func testTheDetailLayerIsTheClampedFineTexture() throws {
+        let n = 16
+        let flat = try Compositing.detailLayer(Tensor.ones([1, 3, n, n]) * 0.3, radius: 2).floats()
+        XCTAssertLessThan(flat.map(abs).max() ?? 1, 1e-6)
+        // A single bright pixel on black: 1.92 above its window's mean (−23/25) before clamping, clamped to the limit.
+        var dot = [Float](repeating: -1, count: n * n)
+        dot[8 * n + 8] = 1
+        let layer = try Compositing.detailLayer(Tensor(dot, shape: [1, 1, n, n]), radius: 2, limit: 0.06).floats()
+        XCTAssertEqual(layer[8 * n + 8], 0.06, accuracy: 1e-6)
+        XCTAssertEqual(layer[0], 0, accuracy: 1e-6, "far from the dot the layer is zero")
+        XCTAssertEqual(layer[8 * n + 9], -0.06, accuracy: 1e-6, "beside it the mean is above the pixel: −2/25, clamped")
+    }
+
     func testSeparableFiltersEqualTheSquareWindows() throws {
         Torch.manualSeed(3)
         let x = try Tensor.rand([2, 3, 37, 29]) * 2.0 - 1.0

@@ -239,10 +239,9 @@ struct EyelidMap {
         pairs = zip(Self.eyes, sourceEyes).compactMap { eye, source in
             guard let a = source, var b = Eye(eye, landmarks: { SIMD2(t[2 * $0], t[2 * $0 + 1]) }) else { return nil }
             // The target's lid in the photo's terms: moved by as much as the source's photo lash line lies off its model
-            // lid. Model against model, an unmoved eye stays open where the photo's
-            // is: before, the photo's driven by itself lost a strip of its eye wherever the model's lid lay lower than
-            // the photo's lash line (the astronaut's right eye, narrower in every frame).
-            // A closing lid still reaches the lower lid: the offset fades out as it comes down.
+            // lid, so an unmoved eye stays open where the photo's is. Before, the photo driven by itself lost a strip of
+            // its eye wherever the model's lid lay lower than the photo's lash line (the astronaut's right eye, narrower
+            // in every frame). A closing lid still reaches the lower lid: the offset fades out as it comes down.
             b.photoOffset = ((a.upper.a - a.modelUpper.a, a.upper.b - a.modelUpper.b), a.modelUpper)
             return (a, b)
         }

@@ -44,8 +44,8 @@ public struct FaceWarpField {
     public func samplingGrid() throws -> Tensor { try sourcePoints * (2.0 / Double(size)) - 1.0 }
 
     /// Warps `source` (1×C×h×w or N×C×h×w, the source crop at any resolution) to N×C×S×S. With `detail` (the source's
-    /// fine texture at the same resolution, e.g. `FaceWarpField.detailLayer`), closing lids get the grain of the skin
-    /// that `lidDetail` points at on top of their stretched skin.
+    /// fine texture at the same resolution: the pipeline's `Compositing.detailLayer`), closing lids get the grain of
+    /// the skin that `lids.detailPoints` points at on top of their stretched skin.
     public func warp(_ source: Tensor, detail: Tensor? = nil) throws -> Tensor {
         func batched(_ x: Tensor) throws -> Tensor { x.size(0) == batch ? x : try x.expand([batch] + x.shape.dropFirst()) }
         let warped = try F.gridSample(batched(source), grid: samplingGrid(), padding: .border)
@@ -69,9 +69,10 @@ public struct FaceWarpField {
 
     /// `warped` with the light of each closing lid (`lid` > 0, N×1×S×S) taken from the skin around it: the low
     /// frequencies of its stretched skin (blocks of `scale` pixels, weighted by `skin`) are replaced by those of a smooth
-    /// fill of the lid from the pixels around it (push-pull). The stretched skin comes from the narrow band just above the lashes,
-    /// which is lit differently from the rest of the socket (on the astronaut, lighter and pinker): stretched over the
-    /// whole eye it showed as a light oval with an outline, a lid stuck on. What stays of it is its detail and lash line.
+    /// fill of the lid from the pixels around it (push-pull). The stretched skin comes from the narrow band just above
+    /// the lashes, which is lit differently from the rest of the socket (on the astronaut, lighter and pinker):
+    /// stretched over the whole eye it showed as a light oval with an outline, a lid stuck on. What stays of it is its
+    /// detail and lash line.
     static func harmonisedLids(_ warped: Tensor, lid: Tensor, skin weight: Tensor, scale: Int) throws -> Tensor {
         let h = warped.size(2), w = warped.size(3), blocks = (max(1, h / scale), max(1, w / scale))
         func low(_ x: Tensor) throws -> Tensor {
@@ -86,16 +87,6 @@ public struct FaceWarpField {
         let skinAround = try (1.0 - lid.gt(0).to(.float32)) * luminance.gt(lidLuminance * 0.6).to(.float32)
         let around = try PushPull.fill(warped, known: skinAround)
         return try warped + (low(around) - low(warped)) * weight
-    }
-
-    /// The fine texture of `image` (N×C×H×W): the image less its mean over a (2·radius + 1)² window, edges replicated,
-    /// clamped to ±`limit` so a strong edge (a glasses rim, a lash) lends no more than skin grain does.
-    public static func detailLayer(_ image: Tensor, radius: Int, limit: Double = 0.06) throws -> Tensor {
-        guard radius > 0 else { return try image.zerosLike() }
-        let k = 2 * radius + 1
-        let padded = try F.pad(image, [radius, radius, radius, radius], mode: .replicate)
-        let mean = try F.avgPool2d(padded, kernel: k, stride: 1)
-        return try (image - mean).clamp(min: -limit, max: limit)
     }
 
     /// What a warp-input generator reads (`TGDMConfig.sourceWarp`): `source` warped, with the validity mask as a
@@ -335,7 +326,7 @@ public final class FaceWarper: @unchecked Sendable {
                 var X = [Float](repeating: 0, count: 3)
                 for c in 0..<3 { X[c] = w0 * sVert[3 * i0 + c] + w1 * sVert[3 * i1 + c] + w2 * sVert[3 * i2 + c] }
                 let d = dist - X[2]
-                var point = SIMD2<Float>(cx + f * X[0] / d, cy - f * X[1] / d)
+                let point = SIMD2<Float>(cx + f * X[0] / d, cy - f * X[1] / d)
                 let o = b * plane + p
                 face[o] = 1
                 if mouthTriangles[t] { mouth[o] = 1 }

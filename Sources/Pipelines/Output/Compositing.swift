@@ -102,6 +102,14 @@ enum Compositing {
         return try pass1d(t).reshape([n, c, w, h]).transpose(2, 3).contiguous()
     }
 
+    /// The fine texture of `image` (N×C×H×W): the image less its mean over a (2·radius + 1)² window, edges replicated,
+    /// clamped to ±`limit` so a strong edge (a glasses rim, a lash) lends no more than skin grain does. Closing lids
+    /// take it from the skin below the eye (`FaceWarpField.warp(_:detail:)`).
+    static func detailLayer(_ image: Tensor, radius: Int, limit: Double = 0.06) throws -> Tensor {
+        guard radius > 0 else { return try image.zerosLike() }
+        return try (image - boxFiltered(image, radius: radius)).clamp(min: -limit, max: limit)
+    }
+
     /// A blend weight from a binary mask N×1×H×W: eroded by `radius` pixels, then smoothed over the same
     /// radius, so the weight is 1 only well inside the mask and falls smoothly to 0 at its edge.
     static func softMask(_ mask: Tensor, radius: Int) throws -> Tensor {

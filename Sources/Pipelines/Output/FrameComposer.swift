@@ -25,7 +25,7 @@ struct WarpOrigin {
         modelImage = try portrait.image(size: modelSize)
         // Grain at the scale the lid's texture is judged at: 2 px of a 256² face crop.
         let radius = max(1, Int((Double(image.size(-1)) / 128).rounded()))
-        detail = try Torch.noGrad { try FaceWarpField.detailLayer(image, radius: radius) }
+        detail = try Torch.noGrad { try Compositing.detailLayer(image, radius: radius) }
     }
 }
 
